@@ -1,0 +1,343 @@
+"""One request and its response: the seam between the HTTP/1.1 core and a request handler.
+
+A handler (the ASGI or WSGI layer, the edge's proxy, a static file route) receives an
+``Exchange`` when it is the request's turn, reads the body with ``read()``, and answers with
+``start()`` then ``write()``/``end()``. The exchange owns the response framing: it picks
+Content-Length, chunked or close-delimited, strips bodies where HTTP forbids them, holds an app
+to the length it declared, and adds Date, Server and Connection.
+
+Invariants:
+- all methods run on the connection's event loop thread;
+- the head is written together with the first body bytes (one write for small responses);
+- once ``finished`` is true the connection may already be serving the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING
+
+from frontdesk.errors import ClientDisconnected, LocalProtocolError, ProtocolError
+from frontdesk.http.rules import NO_BODY_STATUSES, status_line
+from frontdesk.http.writer import (
+    CHUNKED_FIELD,
+    CLOSE_FIELD,
+    CONTINUE,
+    CRLF,
+    KEEP_ALIVE_FIELD,
+    SERVER_FIELD,
+    chunk,
+    encode_fields,
+    informational,
+    last_chunk,
+)
+
+if TYPE_CHECKING:
+    from frontdesk.http.connection import HttpConnection
+    from frontdesk.http.request import Request
+
+# Framing of the response body, decided when the first body bytes go out.
+_UNDECIDED, _LENGTH, _CHUNKED, _CLOSE, _NONE = range(5)
+
+
+class Exchange:
+    __slots__ = (
+        "_body",
+        "_body_complete",
+        "_body_error",
+        "_body_size",
+        "_conn",
+        "_continue_sent",
+        "_drain_waiter",
+        "_framing",
+        "_head",
+        "_no_body",
+        "_remaining",
+        "_waiter",
+        "finished",
+        "keep_alive",
+        "request",
+        "started",
+        "status",
+    )
+
+    def __init__(self, conn: HttpConnection, request: Request) -> None:
+        self._conn = conn
+        self.request = request
+        self._body: deque[bytes] = deque()
+        self._body_size = 0
+        self._body_complete = not request.has_body
+        self._body_error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._continue_sent = False
+        self._head: bytes | None = None
+        self._framing = _UNDECIDED
+        self._no_body = request.method == "HEAD"
+        self._remaining = -1
+        self.keep_alive = request.keep_alive
+        self.started = False
+        self.finished = False
+        self.status = 0
+
+    # -- connection facts ------------------------------------------------------------------
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        return self._conn.client
+
+    @property
+    def server(self) -> tuple[str, int | None] | None:
+        return self._conn.server_address
+
+    @property
+    def disconnected(self) -> bool:
+        return self._conn.closed
+
+    @property
+    def body_complete(self) -> bool:
+        """The whole body has been received and read."""
+        return self._body_complete and not self._body
+
+    @property
+    def body_received(self) -> bool:
+        """The whole body has been received (read or not)."""
+        return self._body_complete
+
+    # -- request body ----------------------------------------------------------------------
+
+    def read_nowait(self) -> bytes | None:
+        """Buffered body bytes, b"" at the end of the body, or None when it must wait."""
+        if self._body:
+            body = self._body
+            data = body.popleft() if len(body) == 1 else b"".join(body)
+            body.clear()
+            self._body_size = 0
+            self._conn.body_consumed(self)
+            return data
+        if self._body_error is not None:
+            raise self._body_error
+        if self._body_complete:
+            return b""
+        if self._conn.closed:
+            raise ClientDisconnected("client disconnected")
+        return None
+
+    async def read(self) -> bytes:
+        """The next piece of the request body; b"" once it has all been read."""
+        while True:
+            data = self.read_nowait()
+            if data is not None:
+                return data
+            if self.request.expect_continue and not self._continue_sent and not self.started:
+                self._continue_sent = True
+                self._conn.write(CONTINUE)
+            waiter = self._conn.loop.create_future()
+            self._waiter = waiter
+            self._conn.waiting_for_body(True)
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                self._conn.waiting_for_body(False)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def feed_body(self, data: bytes) -> int:
+        """Called by the connection with body bytes; returns the bytes now buffered."""
+        self._body.append(data)
+        self._body_size += len(data)
+        self._wake()
+        return self._body_size
+
+    def feed_complete(self) -> None:
+        self._body_complete = True
+        self._wake()
+
+    def feed_error(self, exc: BaseException) -> None:
+        self._body_error = exc
+        self._wake()
+        drain = self._drain_waiter
+        if drain is not None and not drain.done():
+            drain.set_exception(ClientDisconnected("client disconnected"))
+
+    @property
+    def buffered(self) -> int:
+        return self._body_size
+
+    # -- response --------------------------------------------------------------------------
+
+    def send_informational(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        """Send a 1xx interim response (e.g. 103 Early Hints) before the final one.
+
+        HTTP/1.0 clients do not understand them (RFC 9110 15.2), so they are skipped there.
+        """
+        if self.started:
+            raise LocalProtocolError("interim response after the final response started")
+        data = informational(status, headers)
+        if self.request.version == "1.1" and not self._conn.closed:
+            self._conn.write(data)
+
+    def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        """Begin the final response. Nothing is written until the first body bytes or ``end``."""
+        if self.started:
+            raise LocalProtocolError("response already started")
+        if self._conn.closed:
+            raise ClientDisconnected("client disconnected")
+        line = status_line(status)  # raises ValueError on a malformed status
+        if status < 200:
+            raise LocalProtocolError(f"{status} is not a final status")
+        self.started = True
+        self.status = status
+        if status in NO_BODY_STATUSES:
+            self._no_body = True
+        fields: list[tuple[bytes, bytes]] = []
+        for name, value in headers:
+            key = name.lower()
+            if key == b"content-length":
+                if not value.isdigit():
+                    raise LocalProtocolError(f"invalid Content-Length {value!r}")
+                length = int(value)
+                if self._remaining >= 0 and length != self._remaining:
+                    raise LocalProtocolError("differing Content-Length values")
+                self._remaining = length
+                self._framing = _LENGTH
+            elif key == b"connection":
+                if b"close" in value.lower():
+                    self.keep_alive = False
+                continue  # ours to write
+            elif key == b"transfer-encoding" or key == b"keep-alive":
+                continue  # framing is the server's to choose
+            fields.append((name, value))
+        conn = self._conn
+        if not conn.keep_alive_allowed():
+            self.keep_alive = False
+        head = [line, conn.date_field]
+        if conn.limits.server_header:
+            head.append(SERVER_FIELD)
+        head.append(encode_fields(fields))
+        self._head = b"".join(head)
+
+    def _finish_head(self, final_size: int | None) -> bytes:
+        """The head with its framing fields, decided now that the first bytes are known."""
+        head = self._head
+        assert head is not None
+        self._head = None
+        framing = self._framing
+        extra = b""
+        if framing == _UNDECIDED:
+            if self._no_body and self.status in NO_BODY_STATUSES:
+                framing = _NONE
+            elif final_size is not None:
+                framing = _LENGTH
+                self._remaining = final_size
+                extra = b"content-length: %d\r\n" % final_size
+            elif self.request.version == "1.1":
+                framing = _CHUNKED
+                extra = CHUNKED_FIELD
+            else:
+                framing = _CLOSE
+                self.keep_alive = False
+            self._framing = framing
+        elif framing == _LENGTH:
+            extra = b"content-length: %d\r\n" % self._remaining
+        if not self.keep_alive:
+            extra += CLOSE_FIELD
+        elif self.request.version == "1.0":
+            extra += KEEP_ALIVE_FIELD
+        return head + extra + CRLF
+
+    def _frame(self, data: bytes) -> bytes:
+        framing = self._framing
+        if framing == _LENGTH:
+            size = len(data)
+            if size > self._remaining:
+                self.keep_alive = False
+                raise LocalProtocolError("response body longer than its Content-Length")
+            self._remaining -= size
+        elif framing == _CHUNKED:
+            return chunk(data) if data else b""
+        elif framing == _NONE and data:
+            raise LocalProtocolError(f"a {self.status} response has no body")
+        return b"" if self._no_body else data
+
+    def write(self, data: bytes) -> None:
+        """Send body bytes. Raises ClientDisconnected once the client has gone."""
+        if not self.started:
+            raise LocalProtocolError("body before the response started")
+        if self.finished:
+            raise LocalProtocolError("response already complete")
+        conn = self._conn
+        if conn.closed:
+            raise ClientDisconnected("client disconnected")
+        if self._head is not None:
+            if not data:
+                return  # the head waits for real bytes, or for end()
+            head = self._finish_head(None)
+            conn.write(head + self._frame(data))
+        elif data:
+            conn.write(self._frame(data))
+
+    def end(self, data: bytes = b"", trailers: list[tuple[bytes, bytes]] | None = None) -> None:
+        """Send the last body bytes (and trailers, if the client accepts them) and finish."""
+        if not self.started:
+            raise LocalProtocolError("response ended before it started")
+        if self.finished:
+            raise LocalProtocolError("response already complete")
+        conn = self._conn
+        if conn.closed:
+            self.finished = True
+            conn.exchange_done(self)
+            raise ClientDisconnected("client disconnected")
+        try:
+            if self._head is not None:
+                # The whole body is known: a length beats chunked framing.
+                out = self._finish_head(len(data))
+                out += self._frame(data)
+            else:
+                out = self._frame(data)
+            if self._framing == _CHUNKED:
+                accepted = trailers if self.request.accepts_trailers else None
+                out += last_chunk(accepted)
+            elif self._framing == _LENGTH and self._remaining > 0 and not self._no_body:
+                # Fewer bytes than declared: the client can only tell by the connection closing.
+                self.keep_alive = False
+            elif self._framing == _CLOSE:
+                self.keep_alive = False
+        except ProtocolError:
+            self.finished = True
+            self.keep_alive = False
+            conn.exchange_done(self)
+            raise
+        if out:
+            conn.write(out)
+        self.finished = True
+        conn.exchange_done(self)
+
+    def abort(self) -> None:
+        """Give up on this exchange: the connection is closed without a proper response end."""
+        self.keep_alive = False
+        if not self.finished:
+            self.finished = True
+            self._conn.abort()
+
+    # -- write flow control ----------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Wait while the transport's write buffer is above its high-water mark."""
+        conn = self._conn
+        if conn.closed:
+            raise ClientDisconnected("client disconnected")
+        if not conn.write_paused:
+            return
+        waiter = conn.loop.create_future()
+        self._drain_waiter = waiter
+        conn.add_drain_waiter(waiter)
+        try:
+            await waiter
+        finally:
+            self._drain_waiter = None

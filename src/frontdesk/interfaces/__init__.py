@@ -1,0 +1,1 @@
+"""The contracts between the app server and the app: ASGI (``asgi/``) and WSGI (``wsgi/``)."""
