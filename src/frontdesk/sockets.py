@@ -15,7 +15,9 @@ from frontdesk.config.bind import BindAddress
 from frontdesk.errors import ConfigError
 
 
-def bind_socket(address: BindAddress, *, backlog: int = 2048, unix_mode: int | None = None) -> socket.socket:
+def bind_socket(
+    address: BindAddress, *, backlog: int = 2048, unix_mode: int | None = None
+) -> socket.socket:
     """A bound, listening, non-blocking socket for ``address``; ConfigError when it cannot be."""
     try:
         if address.kind == "fd":

@@ -27,7 +27,9 @@ def import_app(path: str, *, app_dir: str = ".", factory: bool = False) -> Any:
             ) from exc
         raise AppLoadError(f"importing {module_name!r} failed: {exc}") from exc
     except Exception as exc:
-        raise AppLoadError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
+        raise AppLoadError(
+            f"importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
     obj: Any = module
     for part in attr.split("."):
         try:

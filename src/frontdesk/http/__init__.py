@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-from frontdesk.http.connection import Exchange, Handler, HttpConnection
+from frontdesk.http.connection import Handler, HttpConnection
+from frontdesk.http.exchange import Exchange
 from frontdesk.http.limits import HttpLimits
 from frontdesk.http.request import Request
 from frontdesk.http.server import HttpServer

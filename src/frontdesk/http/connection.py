@@ -329,9 +329,7 @@ class HttpConnection(asyncio.Protocol):
                     self._answer_error(exc)
                 return
             # Queued, not yet handed to the handler: its place in line gets the error.
-            self._queue = deque(
-                exc if item is parsing else item for item in self._queue
-            )
+            self._queue = deque(exc if item is parsing else item for item in self._queue)
             return
         self._queue.append(exc)
 
@@ -342,9 +340,7 @@ class HttpConnection(asyncio.Protocol):
         if status is not None and self.transport is not None and not self.closed:
             log.debug("refusing request from %s: %s %s", self.client, status, exc)
             self.transport.write(
-                error_response(
-                    status, str(exc), self.date_field, server=self.limits.server_header
-                )
+                error_response(status, str(exc), self.date_field, server=self.limits.server_header)
             )
         self._linger()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from frontdesk.interfaces.asgi.types import ASGIApp, Receive, Scope, Send
 
@@ -13,7 +13,7 @@ Interface = Literal["asgi3", "asgi2", "wsgi"]
 
 def _call_target(app: Any) -> Callable[..., Any] | None:
     if inspect.isfunction(app) or inspect.ismethod(app):
-        return app  # type: ignore[no-any-return]
+        return app
     call = getattr(app, "__call__", None)  # noqa: B004 - an instance's __call__ is what runs
     return call if callable(call) else None
 
@@ -53,7 +53,7 @@ def _positional(func: Callable[..., Any]) -> list[str]:
 def as_asgi3(app: Any, interface: Interface) -> ASGIApp:
     """Wrap an ASGI 2 app in the ASGI 3 single callable."""
     if interface == "asgi3":
-        return app  # type: ignore[no-any-return]
+        return cast(ASGIApp, app)
 
     async def asgi2_adapter(scope: Scope, receive: Receive, send: Send) -> None:
         instance = app(scope)
