@@ -1,0 +1,257 @@
+"""The ``frontdesk`` command: parse the command line, resolve the config, run a subcommand.
+
+This is the only place that decides the process's exit status. Invariants:
+
+- ``main`` returns the status and never raises (the console script passes it to sys.exit);
+- every failure is one line on stderr, ``frontdesk: error: ...``; a traceback is printed
+  only with ``--log-level debug`` (or that level from the environment or the config file);
+- usage and config errors exit 2, app load errors 3, other frontdesk errors their
+  ``exit_status``, an unexpected exception 1, Ctrl-C 130 (128 + SIGINT), quietly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import itertools
+import os
+import re
+import sys
+import textwrap
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from frontdesk import __version__
+from frontdesk.config import (
+    CONFIG_ENV,
+    SECTIONS,
+    SETTINGS,
+    SETTINGS_BY_NAME,
+    Config,
+    Setting,
+    load_config,
+)
+from frontdesk.config.docs import config_as_toml, flag_usage
+from frontdesk.config.types import toml_repr
+from frontdesk.errors import ConfigError, FrontdeskError
+
+__all__ = ["build_parser", "main"]
+
+PROG = "frontdesk"
+
+# MODULE:ATTRIBUTE, the module a dotted path; the app server checks that it imports.
+_APP_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
+class _Exit(Exception):
+    """argparse finished on purpose (--help, --version); carries the status to return."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of printing usage and exiting.
+
+    argparse's own ``error`` prints the usage and the message on two lines and calls
+    sys.exit(2); here a usage error is a ``ConfigError`` like any other bad setting.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see '{self.prog} --help')")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        raise _Exit(status)
+
+
+@dataclass
+class _Run:
+    """What ``main`` knows while running; ``debug`` is refined once the config resolves."""
+
+    debug: bool
+
+
+def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None) -> int:
+    """Run ``frontdesk`` with ``argv`` (default sys.argv[1:]); return the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    environ: Mapping[str, str] = os.environ if env is None else env
+    run = _Run(debug=False)
+    try:
+        run.debug = _debug_requested(args, environ)
+        return _main(args, environ, run)
+    except _Exit as done:
+        return done.status
+    except KeyboardInterrupt:
+        return 130
+    except ConfigError as err:
+        # A user's mistake, fully described by the message; a traceback would only hide it.
+        _error(str(err))
+        return err.exit_status
+    except FrontdeskError as err:
+        if run.debug:
+            traceback.print_exc()
+        _error(str(err))
+        return err.exit_status
+    except Exception as err:
+        if run.debug:
+            traceback.print_exc()
+        hint = "" if run.debug else " (run with --log-level debug for the traceback)"
+        _error(f"internal error: {type(err).__name__}: {err}{hint}")
+        return 1
+
+
+def _main(args: list[str], environ: Mapping[str, str], run: _Run) -> int:
+    namespace, extras = build_parser().parse_known_args(args)
+    command: str | None = namespace.command
+    if extras:
+        raise ConfigError(_unrecognized(extras, command))
+    if command is None:
+        raise ConfigError(f"missing command, one of: {', '.join(COMMANDS)} (see '{PROG} --help')")
+    given = {s.name: getattr(namespace, s.name) for s in SETTINGS if hasattr(namespace, s.name)}
+    config = load_config(given, environ, namespace.config)
+    run.debug = config.log_level == "debug"
+    return COMMANDS[command](namespace, config)
+
+
+def _cmd_serve(namespace: argparse.Namespace, config: Config) -> int:
+    app: str = namespace.app
+    if not _APP_PATH.fullmatch(app):
+        raise ConfigError(f"APP {toml_repr(app)}: expected MODULE:ATTRIBUTE, e.g. pkg.web:app")
+    # Imported here: the server pulls in the event loop and HTTP stack, which `frontdesk
+    # settings` and `--help` do not need.
+    from frontdesk.appserver.serve import run
+
+    return run(config, app)
+
+
+def _cmd_settings(namespace: argparse.Namespace, config: Config) -> int:
+    sys.stdout.write(config_as_toml(config, sources=True))
+    return 0
+
+
+#: subcommand name -> what runs it, given the parsed arguments and the resolved config
+COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
+    "serve": _cmd_serve,
+    "settings": _cmd_settings,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, generated from the settings declarations."""
+    parser = _Parser(
+        prog=PROG,
+        description="The whole Python serving stack: edge, application server, WSGI, ASGI.",
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(
+        dest="command", title="commands", metavar="COMMAND", parser_class=_Parser
+    )
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the application server for APP",
+        description="Run the application server: listen, and hand each request to APP.",
+        allow_abbrev=False,
+    )
+    serve.add_argument("app", metavar="APP", help="the app as MODULE:ATTRIBUTE, e.g. pkg.web:app")
+    _add_config_option(serve)
+    _add_settings(serve, "serve")
+
+    settings = commands.add_parser(
+        "settings",
+        help="print every resolved setting, as TOML, with where its value came from",
+        description="Print every resolved setting and its source (default, file, env, cli).",
+        allow_abbrev=False,
+    )
+    _add_config_option(settings)
+    _add_settings(settings, None)
+    return parser
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        default=None,
+        help=f"TOML config file (default: ${CONFIG_ENV} if set, else none)",
+    )
+
+
+def _add_settings(parser: argparse.ArgumentParser, command: str | None) -> None:
+    """Add the flags of the settings for ``command`` (None: all), one group per section.
+
+    ``default=SUPPRESS`` keeps flags that were not given out of the namespace, so the loader
+    sees only what the user typed and lower-precedence sources keep their values.
+    """
+    groups = {name: parser.add_argument_group(f"[{name}] settings") for name in SECTIONS}
+    for setting in SETTINGS:
+        if command is not None and command not in setting.commands:
+            continue
+        kwargs: dict[str, Any] = {"dest": setting.name, "default": argparse.SUPPRESS}
+        kwargs["help"] = _flag_help(setting).replace("%", "%%")
+        if setting.type.cli_shape == "flag":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["metavar"] = setting.type.metavar
+            if setting.type.cli_shape == "repeat":
+                kwargs["action"] = "append"
+        groups[setting.section].add_argument(*setting.cli_flags, **kwargs)
+
+
+def _flag_help(setting: Setting[Any]) -> str:
+    default = setting.type.to_toml(setting.default)
+    return f"{setting.help} [default: {default}; env {setting.env_var}]"
+
+
+def _settings_epilog() -> str:
+    """Top-level --help lists every setting, so it is discoverable without a subcommand."""
+    lines = [
+        "settings (flags of 'serve'; each is also FRONTDESK_<NAME> in the environment and",
+        "a key of the -c TOML file; precedence: default < file < env < flag; see",
+        "docs/settings.md, or 'frontdesk settings' for the resolved values):",
+    ]
+    for section in SECTIONS:
+        lines.append(f"  [{section}]")
+        for setting in SETTINGS:
+            if setting.section != section:
+                continue
+            lines.append(f"    {flag_usage(setting)}")
+            text = f"{setting.help} (default {setting.type.to_toml(setting.default)})"
+            lines += textwrap.wrap(text, 88, initial_indent=" " * 8, subsequent_indent=" " * 8)
+    return "\n".join(lines)
+
+
+def _unrecognized(extras: list[str], command: str | None) -> str:
+    message = "unrecognized arguments: " + " ".join(extras)
+    flags = [f for s in SETTINGS for f in s.cli_flags] + ["--config", "--help", "--version"]
+    first_flag = next((e.split("=", 1)[0] for e in extras if e.startswith("--")), None)
+    close = difflib.get_close_matches(first_flag, flags, n=1, cutoff=0.7) if first_flag else []
+    if close:
+        message += f"; did you mean {close[0]}?"
+    where = f"{PROG} {command}" if command else PROG
+    return f"{message} (see '{where} --help')"
+
+
+def _debug_requested(args: list[str], environ: Mapping[str, str]) -> bool:
+    """A first guess at --log-level debug, before parsing, for crashes that happen early."""
+    level = SETTINGS_BY_NAME["log_level"]
+    if environ.get(level.env_var, "").strip().lower() == "debug":
+        return True
+    flag = level.long_flag
+    pairs = itertools.pairwise([*args, ""])
+    return any(a == f"{flag}=debug" or (a, b) == (flag, "debug") for a, b in pairs)
+
+
+def _error(message: str) -> None:
+    # Invariant: one line, whatever the message holds (a path or value with a newline).
+    one_line = " ".join(message.splitlines()) or "unknown error"
+    print(f"{PROG}: error: {one_line}", file=sys.stderr)

@@ -1,0 +1,64 @@
+"""``Config``: the one frozen object holding every resolved setting, handed to every part.
+
+Its fields repeat the names of ``SETTINGS`` so that mypy sees a typed attribute for each.
+That is the only repetition, and tests/config/test_model.py fails when a declaration and a
+field disagree in name or type, so it cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from frontdesk.config.bind import BindAddress, parse_bind
+from frontdesk.config.settings import SETTINGS, SETTINGS_BY_NAME, Setting
+
+__all__ = ["Config"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """Resolved settings. Build it with ``load_config``; see docs/settings.md for each field."""
+
+    # server
+    bind: tuple[str, ...]
+    backlog: int
+    app_dir: str
+    # http
+    limit_request_line: int
+    limit_request_fields: int
+    limit_request_field_size: int
+    limit_request_body: int
+    header_timeout: float
+    body_timeout: float
+    keepalive_timeout: float
+    max_pipelined: int
+    write_buffer_high: int
+    write_buffer_low: int
+    server_header: bool
+    # log
+    log_level: str
+
+    # Where each value came from; a name missing here came from its default.
+    _sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def source(self, name: str) -> str:
+        """Where the value of setting ``name`` came from.
+
+        One of ``"default"``, ``"file PATH:LINE"`` (or ``"file PATH"``), ``"env FRONTDESK_X"``,
+        ``"cli --x"``. Raises KeyError for a name that is not a setting.
+        """
+        if name not in SETTINGS_BY_NAME:
+            raise KeyError(name)
+        return self._sources.get(name, "default")
+
+    def items(self) -> Iterator[tuple[Setting[Any], Any]]:
+        """Each setting's declaration with its resolved value, in declaration order."""
+        for setting in SETTINGS:
+            yield setting, getattr(self, setting.name)
+
+    @property
+    def bind_addresses(self) -> tuple[BindAddress, ...]:
+        """``bind`` parsed; the loader has already validated every entry."""
+        return tuple(parse_bind(text) for text in self.bind)

@@ -1,0 +1,210 @@
+"""Every setting, declared once. The CLI, the TOML loader, the environment and the docs read this.
+
+Adding a setting is one ``Setting(...)`` below plus its typed field on ``Config`` (a test fails
+until both exist and agree), then regenerating docs/settings.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from frontdesk.config.bind import BindText
+from frontdesk.config.types import Bool, Choice, Converter, Int, ListOf, Seconds, Size, Str
+
+__all__ = [
+    "CONFIG_ENV",
+    "CONSTRAINTS",
+    "SECTIONS",
+    "SETTINGS",
+    "SETTINGS_BY_NAME",
+    "SETTINGS_BY_TOML_KEY",
+    "AtMost",
+    "Setting",
+]
+
+T = TypeVar("T")
+
+#: env var naming the TOML file when ``-c/--config`` is not given (not itself a setting)
+CONFIG_ENV = "FRONTDESK_CONFIG"
+
+#: TOML tables in the order the docs and help show them, with a one-line description
+SECTIONS: dict[str, str] = {
+    "server": "Where the server listens and what it loads.",
+    "http": "HTTP/1.1 limits, timeouts and flow control, per connection.",
+    "log": "Logging.",
+}
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One setting: everything the CLI, TOML, environment and docs need to know about it.
+
+    ``flags``, ``env`` and ``toml`` are derived from ``name`` and ``section`` when left empty:
+    ``--keepalive-timeout``, ``FRONTDESK_KEEPALIVE_TIMEOUT``, ``http.keepalive_timeout``.
+    """
+
+    name: str
+    section: str
+    type: Converter[T]
+    default: T
+    help: str
+    flags: tuple[str, ...] = ()
+    env: str = ""
+    toml: str = ""
+    #: subcommands that take this setting as a flag (``frontdesk settings`` takes them all)
+    commands: tuple[str, ...] = ("serve",)
+
+    @property
+    def cli_flags(self) -> tuple[str, ...]:
+        return self.flags or ("--" + self.name.replace("_", "-"),)
+
+    @property
+    def long_flag(self) -> str:
+        """The flag named in messages and sources: the last ``--`` spelling."""
+        return [f for f in self.cli_flags if f.startswith("--")][-1]
+
+    @property
+    def env_var(self) -> str:
+        return self.env or "FRONTDESK_" + self.name.upper()
+
+    @property
+    def toml_key(self) -> str:
+        return self.toml or f"{self.section}.{self.name}"
+
+    @property
+    def multiple(self) -> bool:
+        return self.type.cli_shape == "repeat"
+
+
+@dataclass(frozen=True)
+class AtMost:
+    """Cross-check between two settings: ``low`` must not exceed ``high``."""
+
+    low: str
+    high: str
+
+
+SETTINGS: tuple[Setting[Any], ...] = (
+    # --- server -------------------------------------------------------------------------
+    Setting(
+        "bind",
+        "server",
+        ListOf(BindText()),
+        ("127.0.0.1:8000",),
+        "Address to listen on; repeat the flag (or use a comma-separated env var, a TOML "
+        "array) to listen on several. Port 0 picks a free port.",
+        flags=("-b", "--bind"),
+    ),
+    Setting(
+        "backlog",
+        "server",
+        Int(low=1),
+        2048,
+        "Most connections the OS queues before they are accepted (listen() backlog).",
+    ),
+    Setting(
+        "app_dir",
+        "server",
+        Str("a directory path", metavar="DIR"),
+        ".",
+        "Directory put first on sys.path before the app is imported; relative to the "
+        "current directory.",
+    ),
+    # --- http ---------------------------------------------------------------------------
+    Setting(
+        "limit_request_line",
+        "http",
+        Int(64, 1048576, metavar="BYTES"),
+        8190,
+        "Longest request line (method, target, version) in bytes; past it, 414.",
+    ),
+    Setting(
+        "limit_request_fields",
+        "http",
+        Int(1, 32768),
+        100,
+        "Most header fields in one request; past it, 431.",
+    ),
+    Setting(
+        "limit_request_field_size",
+        "http",
+        Int(64, 1048576, metavar="BYTES"),
+        8190,
+        "Longest single header field line (name and value) in bytes; past it, 431.",
+    ),
+    Setting(
+        "limit_request_body",
+        "http",
+        Size(),
+        100 * 1024**2,
+        "Largest request body in bytes; 0 means unlimited; past it, 413.",
+    ),
+    Setting(
+        "header_timeout",
+        "http",
+        Seconds(0, exclusive=True),
+        10.0,
+        "Seconds a client has to send a whole request head once it has started (or once "
+        "the connection opened); past it, 408 and close.",
+    ),
+    Setting(
+        "body_timeout",
+        "http",
+        Seconds(0, exclusive=True),
+        30.0,
+        "Most seconds the request body may stay silent while the app waits to read it.",
+    ),
+    Setting(
+        "keepalive_timeout",
+        "http",
+        Seconds(0),
+        5.0,
+        "Seconds an idle connection is kept open between requests; 0 turns keep-alive off.",
+    ),
+    Setting(
+        "max_pipelined",
+        "http",
+        Int(1, 1024),
+        16,
+        "Requests parsed ahead of the one being answered before reading from the "
+        "connection pauses.",
+    ),
+    Setting(
+        "write_buffer_high",
+        "http",
+        Size(low=1),
+        64 * 1024,
+        "Bytes buffered for a client past which the app is paused (high water mark).",
+    ),
+    Setting(
+        "write_buffer_low",
+        "http",
+        Size(),
+        16 * 1024,
+        "Buffered bytes below which a paused app resumes writing (low water mark); "
+        "at most write_buffer_high.",
+    ),
+    Setting(
+        "server_header",
+        "http",
+        Bool(),
+        True,
+        "Send a 'Server: frontdesk' header in responses.",
+    ),
+    # --- log ----------------------------------------------------------------------------
+    Setting(
+        "log_level",
+        "log",
+        Choice("critical", "error", "warning", "info", "debug"),
+        "info",
+        "Least severe log messages shown; debug also shows tracebacks of errors.",
+        toml="log.level",
+    ),
+)
+
+#: cross-setting rules, checked after all sources are merged
+CONSTRAINTS: tuple[AtMost, ...] = (AtMost("write_buffer_low", "write_buffer_high"),)
+
+SETTINGS_BY_NAME: dict[str, Setting[Any]] = {s.name: s for s in SETTINGS}
+SETTINGS_BY_TOML_KEY: dict[str, Setting[Any]] = {s.toml_key: s for s in SETTINGS}

@@ -1,0 +1,411 @@
+"""Converters: how a setting's text or TOML value becomes a typed value, and back.
+
+Every converter answers the same questions, so the loader, the CLI and the docs never
+special-case a type:
+
+- ``parse(text)``: a value from the environment or the command line (always text);
+- ``from_toml(value)``: a value tomllib produced (already typed: int, str, bool, list...);
+- ``from_cli(raw)``: what argparse stored, given the converter's ``cli_shape``;
+- ``to_toml(value)``: the TOML literal of a typed value (docs, ``frontdesk settings``);
+- ``allowed``: what is accepted, in words; error messages end with "expected <allowed>";
+- ``annotation``: the annotation its ``Config`` field must carry (checked by a test).
+
+A rejected value raises ``Invalid``; the loader adds where the value came from.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar, Generic, Literal, TypeVar
+
+__all__ = [
+    "Bool",
+    "Choice",
+    "CliValue",
+    "Converter",
+    "Int",
+    "Invalid",
+    "ListOf",
+    "Seconds",
+    "Size",
+    "Str",
+    "format_size",
+    "toml_repr",
+    "toml_string",
+]
+
+T = TypeVar("T")
+
+#: what argparse stores for a setting: text, a bool for --x/--no-x, a list for repeatable flags
+CliValue = str | bool | list[str]
+
+_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_SIZE = re.compile(r"([0-9]+)([kmg]?)", re.ASCII | re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+class Invalid(ValueError):
+    """A value was rejected. ``reason`` completes "<where> = <value>: <reason>".
+
+    ``item`` is set when one element of a list was at fault, so the message can point at it.
+    """
+
+    def __init__(self, reason: str, item: object = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.item = item
+
+
+class Converter(ABC, Generic[T]):
+    """Text and TOML values to one typed value; see the module docstring."""
+
+    #: "value": ``--x V``; "flag": ``--x``/``--no-x``; "repeat": ``--x V`` given many times
+    cli_shape: ClassVar[Literal["value", "flag", "repeat"]] = "value"
+    annotation: ClassVar[str]
+    metavar: str = "VALUE"
+
+    @property
+    @abstractmethod
+    def allowed(self) -> str: ...
+
+    @abstractmethod
+    def parse(self, text: str) -> T: ...
+
+    @abstractmethod
+    def from_toml(self, value: object) -> T: ...
+
+    @abstractmethod
+    def to_toml(self, value: T) -> str: ...
+
+    def from_cli(self, raw: CliValue) -> T:
+        if not isinstance(raw, str):
+            raise TypeError(f"{type(self).__name__} takes text from the command line")
+        return self.parse(raw)
+
+    def expected(self) -> Invalid:
+        return Invalid(f"expected {self.allowed}")
+
+
+def _range_words(low: str | None, high: str | None) -> str:
+    if low is not None and high is not None:
+        return f"from {low} to {high}"
+    if low is not None:
+        return f">= {low}"
+    if high is not None:
+        return f"<= {high}"
+    return ""
+
+
+class Int(Converter[int]):
+    """An integer within [low, high] (either bound optional)."""
+
+    annotation = "int"
+
+    def __init__(self, low: int | None = None, high: int | None = None, metavar: str = "N") -> None:
+        self.low = low
+        self.high = high
+        self.metavar = metavar
+
+    @property
+    def allowed(self) -> str:
+        low = None if self.low is None else str(self.low)
+        high = None if self.high is None else str(self.high)
+        return f"an integer {_range_words(low, high)}".rstrip()
+
+    def parse(self, text: str) -> int:
+        text = text.strip()
+        # int() alone would also take "1_000" and non-ASCII digits; TOML-like text only.
+        if not _INT.fullmatch(text):
+            raise self.expected()
+        try:
+            value = int(text)
+        except ValueError:  # more digits than int() converts (sys.int_info)
+            raise self.expected() from None
+        return self._check(value)
+
+    def from_toml(self, value: object) -> int:
+        # bool is an int subclass in Python, but `true` is not a number in TOML.
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.expected()
+        return self._check(value)
+
+    def _check(self, value: int) -> int:
+        if (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
+        ):
+            raise self.expected()
+        return value
+
+    def to_toml(self, value: int) -> str:
+        return str(value)
+
+
+class Seconds(Converter[float]):
+    """A finite number of seconds, at least ``low`` (or more than ``low`` if ``exclusive``)."""
+
+    annotation = "float"
+    metavar = "SECONDS"
+
+    def __init__(self, low: float = 0.0, *, exclusive: bool = False) -> None:
+        self.low = float(low)
+        self.exclusive = exclusive
+
+    @property
+    def allowed(self) -> str:
+        op = ">" if self.exclusive else ">="
+        return f"a number of seconds {op} {_number(self.low)}"
+
+    def parse(self, text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise self.expected() from None
+        return self._check(value)
+
+    def from_toml(self, value: object) -> float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise self.expected()
+        return self._check(float(value))
+
+    def _check(self, value: float) -> float:
+        # inf and nan would pass a naive comparison or poison timer arithmetic later.
+        if not math.isfinite(value):
+            raise self.expected()
+        if value < self.low or (self.exclusive and value == self.low):
+            raise self.expected()
+        return value
+
+    def to_toml(self, value: float) -> str:
+        return _number(value)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def format_size(value: int) -> str:
+    """The shortest exact text for a byte count: 104857600 -> "100m", 1000 -> "1000"."""
+    for suffix in ("g", "m", "k"):
+        unit = _SIZE_UNITS[suffix]
+        if value and value % unit == 0:
+            return f"{value // unit}{suffix}"
+    return str(value)
+
+
+class Size(Converter[int]):
+    """A byte count: ``1048576``, ``512k``, ``10m``, ``1g`` (1024-based, any case)."""
+
+    annotation = "int"
+    metavar = "BYTES"
+
+    def __init__(self, low: int = 0, high: int | None = None) -> None:
+        self.low = low
+        self.high = high
+
+    @property
+    def allowed(self) -> str:
+        low = format_size(self.low) if self.low else None
+        high = None if self.high is None else format_size(self.high)
+        bounds = _range_words(low, high)
+        bounds = f" {bounds}" if bounds else ""
+        return f"a size in bytes{bounds}, as an integer or with a k, m or g suffix (512k, 10m, 1g)"
+
+    def parse(self, text: str) -> int:
+        match = _SIZE.fullmatch(text.strip())
+        if match is None:
+            raise self.expected()
+        digits, suffix = match.groups()
+        try:
+            value = int(digits) * _SIZE_UNITS[suffix.lower()]
+        except ValueError:  # more digits than int() converts
+            raise self.expected() from None
+        return self._check(value)
+
+    def from_toml(self, value: object) -> int:
+        if isinstance(value, str):
+            return self.parse(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.expected()
+        return self._check(value)
+
+    def _check(self, value: int) -> int:
+        if value < self.low or (self.high is not None and value > self.high):
+            raise self.expected()
+        return value
+
+    def to_toml(self, value: int) -> str:
+        text = format_size(value)
+        return str(value) if text == str(value) else toml_string(text)
+
+
+class Bool(Converter[bool]):
+    """true/false in TOML; 1/0, true/false, yes/no, on/off in the environment; --x/--no-x."""
+
+    annotation = "bool"
+    cli_shape = "flag"
+    metavar = ""
+
+    @property
+    def allowed(self) -> str:
+        return "true or false"
+
+    def parse(self, text: str) -> bool:
+        word = text.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        raise Invalid(f"expected one of {', '.join(_TRUE + _FALSE)}")
+
+    def from_toml(self, value: object) -> bool:
+        if not isinstance(value, bool):
+            raise self.expected()
+        return value
+
+    def from_cli(self, raw: CliValue) -> bool:
+        # BooleanOptionalAction has already turned --x / --no-x into the bool.
+        return raw if isinstance(raw, bool) else self.parse(str(raw))
+
+    def to_toml(self, value: bool) -> str:
+        return "true" if value else "false"
+
+
+class Choice(Converter[str]):
+    """One of a fixed set of lowercase words; input is matched case-insensitively."""
+
+    annotation = "str"
+
+    def __init__(self, *choices: str) -> None:
+        self.choices = choices
+        self.metavar = "{" + ",".join(choices) + "}"
+
+    @property
+    def allowed(self) -> str:
+        return "one of " + ", ".join(self.choices)
+
+    def parse(self, text: str) -> str:
+        word = text.strip().lower()
+        if word not in self.choices:
+            raise self.expected()
+        return word
+
+    def from_toml(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise self.expected()
+        return self.parse(value)
+
+    def to_toml(self, value: str) -> str:
+        return toml_string(value)
+
+
+class Str(Converter[str]):
+    """Non-empty text without NUL (which no path or name may contain)."""
+
+    annotation = "str"
+
+    def __init__(self, allowed: str = "a non-empty string", metavar: str = "TEXT") -> None:
+        self._allowed = allowed
+        self.metavar = metavar
+
+    @property
+    def allowed(self) -> str:
+        return self._allowed
+
+    def parse(self, text: str) -> str:
+        if not text or "\x00" in text:
+            raise self.expected()
+        return text
+
+    def from_toml(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise self.expected()
+        return self.parse(value)
+
+    def to_toml(self, value: str) -> str:
+        return toml_string(value)
+
+
+class ListOf(Converter[tuple[str, ...]]):
+    """One or more items: a repeatable flag, a comma-separated env var, a TOML array.
+
+    A single TOML string is taken as a one-item list, since ``bind = "0.0.0.0:80"`` is what
+    people write first. Items are stored as a tuple so the Config stays immutable.
+    """
+
+    annotation = "tuple[str, ...]"
+    cli_shape = "repeat"
+
+    def __init__(self, item: Converter[str]) -> None:
+        self.item = item
+        self.metavar = item.metavar
+
+    @property
+    def allowed(self) -> str:
+        return f"one or more of {self.item.allowed}"
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        return self.from_items(text.split(","))
+
+    def from_items(self, items: Sequence[str]) -> tuple[str, ...]:
+        if not items:
+            raise self.expected()
+        out = []
+        for raw in items:
+            try:
+                out.append(self.item.parse(raw.strip()))
+            except Invalid as err:
+                raise Invalid(err.reason, item=raw) from None
+        return tuple(out)
+
+    def from_cli(self, raw: CliValue) -> tuple[str, ...]:
+        if isinstance(raw, bool):
+            raise TypeError("ListOf takes text from the command line")
+        return self.from_items([raw] if isinstance(raw, str) else raw)
+
+    def from_toml(self, value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise self.expected()
+        out = []
+        for element in value:
+            try:
+                out.append(self.item.from_toml(element))
+            except Invalid as err:
+                raise Invalid(err.reason, item=element) from None
+        return tuple(out)
+
+    def to_toml(self, value: tuple[str, ...]) -> str:
+        return "[" + ", ".join(self.item.to_toml(v) for v in value) + "]"
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string. JSON's escapes are valid TOML and keep the text on one line."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def toml_repr(value: object, limit: int = 120) -> str:
+    """Any value tomllib can produce, or text from env/CLI, as one line of TOML for messages."""
+    if isinstance(value, str):
+        text = toml_string(value)
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, int | float):
+        text = repr(value)
+    elif isinstance(value, list):
+        text = "[" + ", ".join(toml_repr(v, limit) for v in value) + "]"
+    elif isinstance(value, dict):
+        text = "{" + ", ".join(f"{k} = {toml_repr(v, limit)}" for k, v in value.items()) + "}"
+    elif hasattr(value, "isoformat"):
+        text = str(value.isoformat())
+    else:
+        text = repr(value)
+    # Invariant: one line, bounded length; a huge value must not flood the error line.
+    text = text.replace("\n", "\\n").replace("\r", "\\r")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
