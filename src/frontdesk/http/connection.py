@@ -49,6 +49,16 @@ class Handler(Protocol):
     def handle(self, exchange: Exchange) -> None: ...
 
 
+class ServerConnection(Protocol):
+    """What the server's connection set holds: HTTP/1.1 connections and upgraded ones."""
+
+    closed: bool
+
+    def check_deadline(self, now: float) -> None: ...
+    def close_if_idle(self) -> bool: ...
+    def abort(self) -> None: ...
+
+
 class ConnectionSet(Protocol):
     """The server side a connection reports to (implemented by ``HttpServer``)."""
 
@@ -56,7 +66,7 @@ class ConnectionSet(Protocol):
     limits: HttpLimits
     handler: Handler
     clock: Clock
-    connections: set[HttpConnection]
+    connections: set[ServerConnection]
     draining: bool
 
 
@@ -282,6 +292,29 @@ class HttpConnection(asyncio.Protocol):
                 self._set_deadline(HEAD_DEADLINE, self.limits.header_timeout)
             else:
                 self._set_deadline(IDLE_DEADLINE, self.limits.keepalive_timeout)
+
+    def switch_protocol(self, exchange: Exchange, head: bytes, protocol: asyncio.Protocol) -> None:
+        """Write ``head`` (a 101 response) and hand the transport to ``protocol``.
+
+        The new protocol gets ``connection_made`` with the transport, then the bytes the
+        client sent after the upgrade request. This connection is done with HTTP/1.1 and
+        leaves the server's set; the new protocol may join it (see ``ServerConnection``).
+        """
+        transport = self.transport
+        if exchange is not self._current or transport is None or self.closed:
+            raise ClientDisconnected("client disconnected")
+        stash, self._upgrade_stash = self._upgrade_stash or b"", None
+        self._current = None
+        self._no_more = True
+        self._deadline_kind = NO_DEADLINE
+        self.server_set.connections.discard(self)
+        transport.write(head)
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if stash:
+            protocol.data_received(stash)
+        self._paused = 0
+        transport.resume_reading()
 
     def abort(self) -> None:
         """Close at once, dropping anything unsent (an app error after the response began)."""

@@ -318,6 +318,19 @@ class Exchange:
         self.finished = True
         conn.exchange_done(self)
 
+    def switch_protocol(self, head: bytes, protocol: asyncio.Protocol) -> None:
+        """Answer with the 101 ``head`` (complete, with its blank line) and hand the connection
+        to ``protocol``, which receives the bytes that followed the upgrade request."""
+        if self.started:
+            raise LocalProtocolError("response already started")
+        if self.request.upgrade is None:
+            raise LocalProtocolError("the request did not ask to upgrade")
+        self.started = True
+        self.finished = True
+        self.status = 101
+        self.keep_alive = False
+        self._conn.switch_protocol(self, head, protocol)
+
     def abort(self) -> None:
         """Give up on this exchange: the connection is closed without a proper response end."""
         self.keep_alive = False

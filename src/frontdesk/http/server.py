@@ -14,7 +14,7 @@ import socket
 from collections.abc import Iterable
 
 from frontdesk.http.clock import Clock
-from frontdesk.http.connection import Handler, HttpConnection
+from frontdesk.http.connection import Handler, HttpConnection, ServerConnection
 from frontdesk.http.limits import HttpLimits
 
 log = logging.getLogger("frontdesk.http")
@@ -33,7 +33,7 @@ class HttpServer:
         self.limits = limits or HttpLimits()
         self.handler = handler
         self.backlog = backlog
-        self.connections: set[HttpConnection] = set()
+        self.connections: set[ServerConnection] = set()
         self.draining = False
         self.clock = Clock(self.loop, self._sweep)
         self._servers: list[asyncio.AbstractServer] = []

@@ -15,6 +15,11 @@ from urllib.parse import unquote
 from frontdesk.errors import ClientDisconnected, ProtocolError
 from frontdesk.http.exchange import Exchange
 from frontdesk.interfaces.asgi.types import ASGI_VERSION, ASGIApp, Message, Scope
+from frontdesk.interfaces.asgi.websocket import (
+    WebSocketOptions,
+    WebSocketSession,
+    is_websocket_upgrade,
+)
 
 log = logging.getLogger("frontdesk.asgi")
 
@@ -30,10 +35,19 @@ def decode_path(raw_path: bytes) -> str:
 class ASGIHandler:
     """Hands each request to an ASGI 3 app (``frontdesk.http.connection.Handler``)."""
 
-    def __init__(self, app: ASGIApp, *, root_path: str = "", state: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        root_path: str = "",
+        state: dict[str, Any] | None = None,
+        websocket: WebSocketOptions | None = None,
+    ):
         self.app = app
         self.root_path = root_path
         self.state = state if state is not None else {}
+        #: None turns WebSocket support off: upgrade requests are then plain HTTP requests
+        self.websocket = websocket
         self.tasks: set[asyncio.Task[None]] = set()
 
     def scope_for(self, exchange: Exchange) -> Scope:
@@ -58,8 +72,12 @@ class ASGIHandler:
         }
 
     def handle(self, exchange: Exchange) -> None:
-        cycle = _Cycle(exchange)
-        task = asyncio.get_running_loop().create_task(self._run(cycle, self.scope_for(exchange)))
+        upgrade = exchange.request.upgrade
+        if upgrade is not None and self.websocket is not None and is_websocket_upgrade(upgrade):
+            coro = WebSocketSession(self, exchange, self.websocket).run()
+        else:
+            coro = self._run(_Cycle(exchange), self.scope_for(exchange))
+        task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
