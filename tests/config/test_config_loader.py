@@ -11,6 +11,7 @@ from frontdesk.config import CliValue, Config, default_config, load_config
 from frontdesk.errors import ConfigError
 
 SOURCES = ("file", "env", "cli")
+TABLES = "[server], [app], [worker], [http], [proxy], [ws], [log]"
 
 
 def _write(tmp_path: Path, text: str) -> str:
@@ -167,8 +168,8 @@ def test_toml_dotted_key_at_top_level_is_found(tmp_path: Path) -> None:
             2,
             "unknown setting log.log_level; did you mean log.level?",
         ),
-        ("[bogus]\nx = 1\n", 1, "unknown table [bogus]; known tables: [server], [http], [log]"),
-        ("x = 1\n", 1, "unknown setting x; settings live in the tables [server], [http], [log]"),
+        ("[bogus]\nx = 1\n", 1, f"unknown table [bogus]; known tables: {TABLES}"),
+        ("x = 1\n", 1, f"unknown setting x; settings live in the tables {TABLES}"),
         ("http = 5\n", 1, "http = 5: expected a table of settings, [http]"),
     ],
 )

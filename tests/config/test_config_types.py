@@ -13,9 +13,12 @@ from frontdesk.config.types import (
     Bool,
     Choice,
     Converter,
+    FileMode,
     Int,
     Invalid,
     ListOf,
+    MountPath,
+    Network,
     Seconds,
     Size,
     Str,
@@ -220,6 +223,117 @@ def test_list_rejects_toml(value: object) -> None:
         ListOf(Choice("a", "b")).from_toml(value)
 
 
+def test_list_split_commas_in_cli_and_toml_strings() -> None:
+    conv = ListOf(Choice("a", "b"), split_commas=True)
+    assert conv.from_cli(["a,b", "b"]) == ("a", "b", "b")
+    assert conv.from_cli("b, a") == ("b", "a")
+    assert conv.from_toml(["a, b", "a"]) == ("a", "b", "a")
+    assert conv.from_toml("b,a") == ("b", "a")
+    with pytest.raises(Invalid) as info:
+        conv.from_cli(["a,c"])
+    assert info.value.item == "c"
+    # Without split_commas a comma belongs to the item (a unix socket path may hold one).
+    assert ListOf(Str()).from_cli(["unix:/tmp/a,b"]) == ("unix:/tmp/a,b",)
+
+
+# --- FileMode ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("660", 0o660),
+        ("0660", 0o660),
+        ("0o660", 0o660),
+        ("0O600", 0o600),
+        (" 777 ", 0o777),
+        ("0", 0),
+        ("7", 0o7),
+        ("none", None),
+        ("None", None),
+        ("", None),
+    ],
+)
+def test_file_mode_parses_octal_text(text: str, value: int | None) -> None:
+    assert FileMode().parse(text) == value
+    assert FileMode().from_toml(text) == value
+
+
+@pytest.mark.parametrize("text", ["1000", "0o1000", "8", "0x1ff", "rw-rw----", "-1", "0o", "6 6"])
+def test_file_mode_rejects_text(text: str) -> None:
+    with pytest.raises(Invalid, match=r"^expected an octal file mode up to 777"):
+        FileMode().parse(text)
+
+
+def test_file_mode_from_toml_integers() -> None:
+    conv = FileMode()
+    assert conv.from_toml(_toml_value("0o660")) == 0o660
+    assert conv.from_toml(0o777) == 0o777
+    with pytest.raises(Invalid, match=r'write 0o660 or "660" for octal$'):
+        conv.from_toml(660)  # decimal 660 is not the mode people mean by it
+    with pytest.raises(Invalid, match=r"or none$"):
+        conv.from_toml(999)
+    for bad in (True, -1, 1.5, ["660"]):
+        with pytest.raises(Invalid):
+            conv.from_toml(bad)
+
+
+@pytest.mark.parametrize("value", [None, 0, 0o600, 0o660, 0o777])
+def test_file_mode_round_trips(value: int | None) -> None:
+    conv = FileMode()
+    assert conv.from_toml(_toml_value(conv.to_toml(value))) == value
+    assert conv.parse(conv.to_toml(value).strip('"')) == value
+
+
+# --- MountPath ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "/api", "/a/b", "/with space", "/%C3%A9"])
+def test_mount_path_accepts(text: str) -> None:
+    assert MountPath().parse(text) == text
+    assert MountPath().from_toml(text) == text
+
+
+@pytest.mark.parametrize("text", ["/", "api", "/api/", "//", "/a\x00b", "/a\nb", "/a\x7f"])
+def test_mount_path_rejects(text: str) -> None:
+    with pytest.raises(Invalid, match=r'^expected a path starting and not ending with "/"'):
+        MountPath().parse(text)
+
+
+def test_mount_path_rejects_non_string_toml() -> None:
+    with pytest.raises(Invalid):
+        MountPath().from_toml(1)
+
+
+# --- Network -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.0.0.1/32", "127.0.0.1"),
+        ("10.0.0.0/8", "10.0.0.0/8"),
+        ("10.1.2.3/8", "10.0.0.0/8"),  # host bits dropped, not refused
+        ("::1", "::1"),
+        ("2001:DB8::/32", "2001:db8::/32"),
+        ("0:0:0:0:0:0:0:1/128", "::1"),
+        (" * ", "*"),
+    ],
+)
+def test_network_canonical_form(text: str, value: str) -> None:
+    assert Network().parse(text) == value
+    assert Network().from_toml(text) == value
+
+
+@pytest.mark.parametrize(
+    "text", ["", "localhost", "10.0.0.256", "10.0.0.0/33", "::1/129", "[::1]", "1.2.3.4:80", "**"]
+)
+def test_network_rejects(text: str) -> None:
+    with pytest.raises(Invalid, match=r"^expected an IP address or network \(IPv4 or IPv6"):
+        Network().parse(text)
+
+
 # --- to_toml round trip for every converter ----------------------------------------------
 
 
@@ -235,6 +349,11 @@ def test_list_rejects_toml(value: object) -> None:
         (Choice("x", "y"), "y"),
         (Str(), 'quote " and \\ and é'),
         (ListOf(Str()), ("a", "b,c")),
+        (ListOf(Network(), split_commas=True), ("*", "10.0.0.0/8", "::1")),
+        (FileMode(), 0o640),
+        (FileMode(), None),
+        (MountPath(), ""),
+        (MountPath(), "/api/v1"),
     ],
 )
 def test_to_toml_round_trips(conv: Converter[Any], value: object) -> None:

@@ -207,3 +207,21 @@ def test_asgi2_app_detected_and_wrapped() -> None:
     assert detect(wsgi_app) == "wsgi"
     with serving(ASGIHandler(as_asgi3(App2, "asgi2"))) as srv:
         assert httpx.get(srv.url).status_code == 204
+
+
+async def declared_length_app(scope: Any, receive: Any, send: Any) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"Content-Length", b"5")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+def test_declared_content_length_sent_exactly_once(loop_factory: Any) -> None:
+    with serving(ASGIHandler(declared_length_app), loop_factory=loop_factory) as srv:
+        raw = exchange(srv.port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert raw.lower().count(b"content-length") == 2  # once per response
+    assert raw.count(b"hello") == 2

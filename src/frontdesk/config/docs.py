@@ -18,6 +18,7 @@ from typing import Any
 from frontdesk.config.loader import default_config
 from frontdesk.config.model import Config
 from frontdesk.config.settings import CONFIG_ENV, CONSTRAINTS, SECTIONS, SETTINGS, Setting
+from frontdesk.config.types import ListOf
 
 __all__ = ["REGENERATE", "config_as_toml", "flag_usage", "main", "render"]
 
@@ -60,7 +61,11 @@ def _setting_block(setting: Setting[Any]) -> list[str]:
     notes = _constraint_notes(setting)
     if notes:
         kind += "; " + ", ".join(notes)
-    flag = f"`{flag_usage(setting)}`" + (" (repeatable)" if setting.multiple else "")
+    repeat = ""
+    if setting.multiple:
+        split = isinstance(setting.type, ListOf) and setting.type.split_commas
+        repeat = " (repeatable, comma-separated)" if split else " (repeatable)"
+    flag = f"`{flag_usage(setting)}`" + repeat
     env = f"`{setting.env_var}`" + (" (comma-separated)" if setting.multiple else "")
     table, _, key = setting.toml_key.rpartition(".")
     return [

@@ -25,6 +25,18 @@ class Config:
     bind: tuple[str, ...]
     backlog: int
     app_dir: str
+    unix_mode: int | None
+    # app
+    factory: bool
+    interface: str
+    root_path: str
+    lifespan: str
+    threads: int
+    # worker
+    loop: str
+    limit_concurrency: int
+    limit_max_requests: int
+    graceful_timeout: float
     # http
     limit_request_line: int
     limit_request_fields: int
@@ -37,6 +49,16 @@ class Config:
     write_buffer_high: int
     write_buffer_low: int
     server_header: bool
+    # proxy
+    forwarded_allow_ips: tuple[str, ...]
+    proxy_headers: bool
+    # ws
+    ws: str
+    ws_max_size: int
+    ws_ping_interval: float
+    ws_ping_timeout: float
+    ws_per_message_deflate: bool
+    ws_max_queue: int
     # log
     log_level: str
 

@@ -10,7 +10,19 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from frontdesk.config.bind import BindText
-from frontdesk.config.types import Bool, Choice, Converter, Int, ListOf, Seconds, Size, Str
+from frontdesk.config.types import (
+    Bool,
+    Choice,
+    Converter,
+    FileMode,
+    Int,
+    ListOf,
+    MountPath,
+    Network,
+    Seconds,
+    Size,
+    Str,
+)
 
 __all__ = [
     "CONFIG_ENV",
@@ -31,7 +43,11 @@ CONFIG_ENV = "FRONTDESK_CONFIG"
 #: TOML tables in the order the docs and help show them, with a one-line description
 SECTIONS: dict[str, str] = {
     "server": "Where the server listens and what it loads.",
+    "app": "How the app is called: its interface (ASGI or WSGI), mount point, lifespan, threads.",
+    "worker": "Each worker process: its event loop, how much it takes on, and how it stops.",
     "http": "HTTP/1.1 limits, timeouts and flow control, per connection.",
+    "proxy": "Which proxies in front may report the client's address and scheme, and how.",
+    "ws": "WebSocket connections (ASGI apps).",
     "log": "Logging.",
 }
 
@@ -110,6 +126,79 @@ SETTINGS: tuple[Setting[Any], ...] = (
         ".",
         "Directory put first on sys.path before the app is imported; relative to the "
         "current directory.",
+    ),
+    Setting(
+        "unix_mode",
+        "server",
+        FileMode(),
+        None,
+        "File mode of unix socket listeners, in octal (660); none keeps what the umask gives.",
+    ),
+    # --- app ----------------------------------------------------------------------------
+    Setting(
+        "factory",
+        "app",
+        Bool(),
+        False,
+        "APP is a factory: call it with no arguments to get the app.",
+    ),
+    Setting(
+        "interface",
+        "app",
+        Choice("auto", "asgi3", "asgi2", "wsgi"),
+        "auto",
+        "The contract APP speaks; auto detects it from APP's call signature.",
+    ),
+    Setting(
+        "root_path",
+        "app",
+        MountPath(),
+        "",
+        "URL path the app is mounted under, like /api: ASGI root_path, WSGI SCRIPT_NAME.",
+    ),
+    Setting(
+        "lifespan",
+        "app",
+        Choice("auto", "on", "off"),
+        "auto",
+        "ASGI lifespan events: on requires the app to handle them, off never sends them, auto "
+        "carries on if the app does not support them.",
+    ),
+    Setting(
+        "threads",
+        "app",
+        Int(low=1),
+        1,
+        "WSGI: threads per worker calling the app; 1 calls it on the worker's own thread.",
+    ),
+    # --- worker -------------------------------------------------------------------------
+    Setting(
+        "loop",
+        "worker",
+        Choice("auto", "uvloop", "asyncio"),
+        "auto",
+        "Event loop of each worker; auto picks uvloop when it is installed.",
+    ),
+    Setting(
+        "limit_concurrency",
+        "worker",
+        Int(low=0),
+        0,
+        "Most connections a worker serves at once; beyond it, requests get 503. 0 means unlimited.",
+    ),
+    Setting(
+        "limit_max_requests",
+        "worker",
+        Int(low=0),
+        0,
+        "Requests a worker serves before it stops gracefully and is replaced; 0 means never.",
+    ),
+    Setting(
+        "graceful_timeout",
+        "worker",
+        Seconds(0, exclusive=True),
+        30.0,
+        "Seconds a stopping worker has to finish the requests in flight before they are cut off.",
     ),
     # --- http ---------------------------------------------------------------------------
     Setting(
@@ -191,6 +280,73 @@ SETTINGS: tuple[Setting[Any], ...] = (
         Bool(),
         True,
         "Send a 'Server: frontdesk' header in responses.",
+    ),
+    # --- proxy --------------------------------------------------------------------------
+    Setting(
+        "forwarded_allow_ips",
+        "proxy",
+        ListOf(Network(), split_commas=True),
+        ("127.0.0.1", "::1"),
+        "Peers trusted to report the client in Forwarded and X-Forwarded-* headers: IP "
+        "addresses or networks, or * for any. A unix socket peer is always trusted.",
+    ),
+    Setting(
+        "proxy_headers",
+        "proxy",
+        Bool(),
+        True,
+        "Take the client's address, scheme and host from the proxy headers of trusted peers.",
+        toml="proxy.headers",
+    ),
+    # --- ws -----------------------------------------------------------------------------
+    Setting(
+        "ws",
+        "ws",
+        Choice("auto", "websockets", "none"),
+        "auto",
+        "WebSocket implementation; none refuses upgrades, auto uses websockets when installed.",
+        toml="ws.implementation",
+    ),
+    Setting(
+        "ws_max_size",
+        "ws",
+        Size(low=1),
+        16 * 1024**2,
+        "Largest incoming WebSocket message in bytes; past it, the connection is closed (1009).",
+        toml="ws.max_size",
+    ),
+    Setting(
+        "ws_ping_interval",
+        "ws",
+        Seconds(0),
+        20.0,
+        "Seconds between pings sent to a WebSocket client; 0 sends none.",
+        toml="ws.ping_interval",
+    ),
+    Setting(
+        "ws_ping_timeout",
+        "ws",
+        Seconds(0),
+        20.0,
+        "Seconds to wait for the answer to a ping before closing the connection; 0 waits "
+        "indefinitely.",
+        toml="ws.ping_timeout",
+    ),
+    Setting(
+        "ws_per_message_deflate",
+        "ws",
+        Bool(),
+        True,
+        "Offer permessage-deflate compression to WebSocket clients.",
+        toml="ws.per_message_deflate",
+    ),
+    Setting(
+        "ws_max_queue",
+        "ws",
+        Int(low=1),
+        32,
+        "Incoming WebSocket messages buffered before reading from the connection pauses.",
+        toml="ws.max_queue",
     ),
     # --- log ----------------------------------------------------------------------------
     Setting(

@@ -15,6 +15,7 @@ A rejected value raises ``Invalid``; the loader adds where the value came from.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -27,9 +28,12 @@ __all__ = [
     "Choice",
     "CliValue",
     "Converter",
+    "FileMode",
     "Int",
     "Invalid",
     "ListOf",
+    "MountPath",
+    "Network",
     "Seconds",
     "Size",
     "Str",
@@ -46,6 +50,9 @@ CliValue = str | bool | list[str]
 _INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _SIZE = re.compile(r"([0-9]+)([kmg]?)", re.ASCII | re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_MODE = re.compile(r"(?:0[oO]?)?([0-7]{1,3})", re.ASCII)
+_MODE_MAX = 0o777
+_NO_MODE = ("", "none")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -336,14 +343,17 @@ class ListOf(Converter[tuple[str, ...]]):
 
     A single TOML string is taken as a one-item list, since ``bind = "0.0.0.0:80"`` is what
     people write first. Items are stored as a tuple so the Config stays immutable.
+    ``split_commas`` also splits each flag value and TOML string on commas, for items that
+    never contain one (addresses); ``bind`` keeps it off, as a unix socket path may.
     """
 
     annotation = "tuple[str, ...]"
     cli_shape = "repeat"
 
-    def __init__(self, item: Converter[str]) -> None:
+    def __init__(self, item: Converter[str], *, split_commas: bool = False) -> None:
         self.item = item
         self.metavar = item.metavar
+        self.split_commas = split_commas
 
     @property
     def allowed(self) -> str:
@@ -366,13 +376,22 @@ class ListOf(Converter[tuple[str, ...]]):
     def from_cli(self, raw: CliValue) -> tuple[str, ...]:
         if isinstance(raw, bool):
             raise TypeError("ListOf takes text from the command line")
-        return self.from_items([raw] if isinstance(raw, str) else raw)
+        raws = [raw] if isinstance(raw, str) else raw
+        if self.split_commas:
+            raws = [piece for text in raws for piece in text.split(",")]
+        return self.from_items(raws)
 
     def from_toml(self, value: object) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not value:
             raise self.expected()
+        if self.split_commas:
+            value = [
+                piece.strip()
+                for element in value
+                for piece in (element.split(",") if isinstance(element, str) else [element])
+            ]
         out = []
         for element in value:
             try:
@@ -383,6 +402,114 @@ class ListOf(Converter[tuple[str, ...]]):
 
     def to_toml(self, value: tuple[str, ...]) -> str:
         return "[" + ", ".join(self.item.to_toml(v) for v in value) + "]"
+
+
+class FileMode(Converter[int | None]):
+    """Permission bits in octal, up to 777, or none (leave them as the umask gives).
+
+    Text is always octal: ``660``, ``0660`` and ``0o660`` are the same mode. A TOML integer is
+    the mode's value, so ``0o660``; a decimal ``660`` is refused (it exceeds 0o777) with a
+    hint, since it is what people write first and it would mean a different mode.
+    """
+
+    annotation = "int | None"
+    metavar = "MODE"
+
+    @property
+    def allowed(self) -> str:
+        return (
+            'an octal file mode up to 777, like 660, 0660 or 0o660 (in TOML 0o660 or "660"), '
+            "or none"
+        )
+
+    def parse(self, text: str) -> int | None:
+        text = text.strip()
+        if text.lower() in _NO_MODE:
+            return None
+        match = _MODE.fullmatch(text)
+        if match is None:
+            raise self.expected()
+        return int(match.group(1), 8)
+
+    def from_toml(self, value: object) -> int | None:
+        if isinstance(value, str):
+            return self.parse(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.expected()
+        if not 0 <= value <= _MODE_MAX:
+            hint = ""
+            if _MODE.fullmatch(str(value)):
+                hint = f'; a TOML integer is decimal, write 0o{value} or "{value}" for octal'
+            raise Invalid(f"expected {self.allowed}{hint}")
+        return value
+
+    def to_toml(self, value: int | None) -> str:
+        return toml_string("none") if value is None else f"0o{value:o}"
+
+
+class MountPath(Converter[str]):
+    """A URL path prefix an app is mounted under: "" (none), or "/a/b" with no trailing "/"."""
+
+    annotation = "str"
+    metavar = "PATH"
+
+    @property
+    def allowed(self) -> str:
+        return 'a path starting and not ending with "/", like /api, or "" for none'
+
+    def parse(self, text: str) -> str:
+        text = text.strip()
+        if text == "":
+            return text
+        # "/" alone ends with "/": the root is spelled "", as in ASGI root_path and SCRIPT_NAME.
+        if not text.startswith("/") or text.endswith("/"):
+            raise self.expected()
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+            raise self.expected()
+        return text
+
+    def from_toml(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise self.expected()
+        return self.parse(value)
+
+    def to_toml(self, value: str) -> str:
+        return toml_string(value)
+
+
+class Network(Converter[str]):
+    """An IPv4 or IPv6 address or network, or "*" for any; stored in canonical form.
+
+    Host bits of a network are dropped (``10.1.2.3/8`` is ``10.0.0.0/8``); a single address is
+    kept without its prefix length (``::1``, not ``::1/128``).
+    """
+
+    annotation = "str"
+    metavar = "ADDRESS"
+
+    @property
+    def allowed(self) -> str:
+        return "an IP address or network (IPv4 or IPv6, like 10.0.0.0/8 or ::1), or * for any"
+
+    def parse(self, text: str) -> str:
+        text = text.strip()
+        if text == "*":
+            return text
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise self.expected() from None
+        if network.prefixlen == network.max_prefixlen:
+            return str(network.network_address)
+        return str(network)
+
+    def from_toml(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise self.expected()
+        return self.parse(value)
+
+    def to_toml(self, value: str) -> str:
+        return toml_string(value)
 
 
 def toml_string(value: str) -> str:

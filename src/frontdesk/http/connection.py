@@ -91,6 +91,7 @@ class HttpConnection(asyncio.Protocol):
         "handler",
         "limits",
         "loop",
+        "native_sendfile",
         "server_address",
         "server_set",
         "transport",
@@ -118,6 +119,8 @@ class HttpConnection(asyncio.Protocol):
         self._deadline_kind = NO_DEADLINE
         self._drain_waiters: list[asyncio.Future[None]] = []
         self.write_paused = False
+        #: whether loop.sendfile works on this transport (plain asyncio, no TLS); learnt once
+        self.native_sendfile = True
         self.closed = False
         self.client: tuple[str, int] | None = None
         self.server_address: tuple[str, int | None] | None = None
@@ -172,7 +175,16 @@ class HttpConnection(asyncio.Protocol):
             self._start_next()
         if self._current is None and not self._queue:
             return False  # nothing left to answer: close
+        if self._current is not None:
+            # Most clients that stop sending have gone away; tell the app (ASGI's
+            # http.disconnect), while a response it still writes goes out to a half-close.
+            self._current.notify_eof()
         return True
+
+    @property
+    def eof(self) -> bool:
+        """The client has closed its sending side."""
+        return self._eof
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

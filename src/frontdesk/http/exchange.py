@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from frontdesk.errors import ClientDisconnected, LocalProtocolError, ProtocolError
 from frontdesk.http.rules import NO_BODY_STATUSES, status_line
@@ -48,6 +48,8 @@ class Exchange:
         "_body_error",
         "_body_size",
         "_conn",
+        "_done_waiter",
+        "_prefer_chunked",
         "_continue_sent",
         "_drain_waiter",
         "_framing",
@@ -71,6 +73,8 @@ class Exchange:
         self._body_error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
+        self._done_waiter: asyncio.Future[None] | None = None
+        self._prefer_chunked = False
         self._continue_sent = False
         self._head: bytes | None = None
         self._framing = _UNDECIDED
@@ -161,6 +165,7 @@ class Exchange:
     def feed_error(self, exc: BaseException) -> None:
         self._body_error = exc
         self._wake()
+        self._wake_done()
         drain = self._drain_waiter
         if drain is not None and not drain.done():
             drain.set_exception(ClientDisconnected("client disconnected"))
@@ -182,8 +187,14 @@ class Exchange:
         if self.request.version == "1.1" and not self._conn.closed:
             self._conn.write(data)
 
-    def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        """Begin the final response. Nothing is written until the first body bytes or ``end``."""
+    def start(
+        self, status: int, headers: list[tuple[bytes, bytes]], *, trailers: bool = False
+    ) -> None:
+        """Begin the final response. Nothing is written until the first body bytes or ``end``.
+
+        ``trailers``: trailer fields will follow the body, so use chunked framing (when the
+        client accepts trailers) even if the whole body turns out to be known at once.
+        """
         if self.started:
             raise LocalProtocolError("response already started")
         if self._conn.closed:
@@ -193,6 +204,7 @@ class Exchange:
             raise LocalProtocolError(f"{status} is not a final status")
         self.started = True
         self.status = status
+        self._prefer_chunked = trailers and self.request.accepts_trailers
         if status in NO_BODY_STATUSES:
             self._no_body = True
         fields: list[tuple[bytes, bytes]] = []
@@ -206,6 +218,7 @@ class Exchange:
                     raise LocalProtocolError("differing Content-Length values")
                 self._remaining = length
                 self._framing = _LENGTH
+                continue  # written with the framing fields, once
             elif key == b"connection":
                 if b"close" in value.lower():
                     self.keep_alive = False
@@ -232,7 +245,7 @@ class Exchange:
         if framing == _UNDECIDED:
             if self._no_body and self.status in NO_BODY_STATUSES:
                 framing = _NONE
-            elif final_size is not None:
+            elif final_size is not None and not self._prefer_chunked:
                 framing = _LENGTH
                 self._remaining = final_size
                 extra = b"content-length: %d\r\n" % final_size
@@ -291,6 +304,7 @@ class Exchange:
         conn = self._conn
         if conn.closed:
             self.finished = True
+            self._wake_done()
             conn.exchange_done(self)
             raise ClientDisconnected("client disconnected")
         try:
@@ -311,12 +325,93 @@ class Exchange:
         except ProtocolError:
             self.finished = True
             self.keep_alive = False
+            self._wake_done()
             conn.exchange_done(self)
             raise
         if out:
             conn.write(out)
         self.finished = True
+        self._wake_done()
         conn.exchange_done(self)
+
+    async def sendfile(self, file: BinaryIO, offset: int, count: int) -> None:
+        """Send ``count`` bytes of ``file`` from ``offset`` as body, by sendfile where the loop can.
+
+        Frames them like ``write`` would: the head gets a Content-Length of ``count`` when the
+        app declared none and nothing was sent yet.
+        """
+        if not self.started or self.finished:
+            raise LocalProtocolError("sendfile outside a started response")
+        conn = self._conn
+        if conn.closed or conn.transport is None:
+            raise ClientDisconnected("client disconnected")
+        prefix = b""
+        if self._head is not None:
+            if self._framing == _UNDECIDED and not self._prefer_chunked:
+                self._framing = _LENGTH
+                self._remaining = count
+            prefix = self._finish_head(None)
+        if self._framing == _LENGTH:
+            if count > self._remaining:
+                raise LocalProtocolError("response body longer than its Content-Length")
+            self._remaining -= count
+        elif self._framing == _NONE and count:
+            raise LocalProtocolError(f"a {self.status} response has no body")
+        if self._no_body or count == 0:
+            if prefix:
+                conn.write(prefix)
+            return
+        if self._framing == _CHUNKED:
+            prefix += b"%x\r\n" % count
+        if prefix:
+            conn.write(prefix)
+        await self.drain()
+        try:
+            if conn.native_sendfile:
+                await conn.loop.sendfile(conn.transport, file, offset, count, fallback=False)
+            else:
+                await self._copy_file(file, offset, count)
+        except (NotImplementedError, asyncio.SendfileNotAvailableError):
+            # Raised before anything is sent (uvloop has no sendfile; TLS transports cannot).
+            conn.native_sendfile = False
+            await self._copy_file(file, offset, count)
+        except (ConnectionError, RuntimeError) as exc:
+            if conn.closed:
+                raise ClientDisconnected("client disconnected") from exc
+            raise
+        if self._framing == _CHUNKED:
+            conn.write(CRLF)
+
+    async def _copy_file(self, file: BinaryIO, offset: int, count: int) -> None:
+        """Send a file range through the transport in pieces, under write back-pressure."""
+        conn = self._conn
+        file.seek(offset)
+        while count > 0:
+            data = file.read(min(count, 256 * 1024))
+            if not data:
+                raise LocalProtocolError("file shorter than the length being sent")
+            count -= len(data)
+            if conn.closed:
+                raise ClientDisconnected("client disconnected")
+            conn.write(data)
+            await self.drain()
+
+    def _wake_done(self) -> None:
+        waiter = self._done_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def notify_eof(self) -> None:
+        self._wake_done()
+
+    async def wait_done(self) -> None:
+        """Return once the response is complete or the client has gone (or stopped sending)."""
+        if self.finished or self._conn.closed or self._conn.eof:
+            return
+        waiter = self._done_waiter
+        if waiter is None:
+            waiter = self._done_waiter = self._conn.loop.create_future()
+        await waiter
 
     def switch_protocol(self, head: bytes, protocol: asyncio.Protocol) -> None:
         """Answer with the 101 ``head`` (complete, with its blank line) and hand the connection
@@ -336,6 +431,7 @@ class Exchange:
         self.keep_alive = False
         if not self.finished:
             self.finished = True
+            self._wake_done()
             self._conn.abort()
 
     # -- write flow control ----------------------------------------------------------------

@@ -1,14 +1,17 @@
 """The ASGI ``http`` scope on an ``Exchange``: one app call per request, run as a task.
 
-Message order is enforced (start, then body messages, nothing after the last), the app's
-exceptions become a 500 before the response starts or a closed connection after, and sending
-to a client that has gone raises ``ClientDisconnected`` (an OSError), which is not an app error.
+Message order is enforced (optional early hints, start, body or pathsend messages, trailers
+when announced, nothing after the end), the app's exceptions become a 500 before the response
+starts or a closed connection after, and sending to a client that has gone raises
+``ClientDisconnected`` (an OSError), which is not an app error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -20,11 +23,17 @@ from frontdesk.interfaces.asgi.websocket import (
     WebSocketSession,
     is_websocket_upgrade,
 )
+from frontdesk.interfaces.proxy import TrustedProxies, resolve
 
 log = logging.getLogger("frontdesk.asgi")
 
 _DISCONNECT: Message = {"type": "http.disconnect"}
 _INTERNAL_ERROR = b"Internal Server Error\n"
+_UNAVAILABLE = b"Service Unavailable: too many concurrent requests\n"
+_TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
+
+# Send-side states of one cycle.
+_BEFORE_START, _BODY, _TRAILERS, _DONE = range(4)
 
 
 def decode_path(raw_path: bytes) -> str:
@@ -42,36 +51,70 @@ class ASGIHandler:
         root_path: str = "",
         state: dict[str, Any] | None = None,
         websocket: WebSocketOptions | None = None,
+        trusted_proxies: TrustedProxies | None = None,
+        limit_concurrency: int = 0,
+        limit_max_requests: int = 0,
+        on_max_requests: Callable[[], None] | None = None,
     ):
         self.app = app
         self.root_path = root_path
         self.state = state if state is not None else {}
         #: None turns WebSocket support off: upgrade requests are then plain HTTP requests
         self.websocket = websocket
+        #: None ignores X-Forwarded-* and Forwarded from every peer
+        self.trusted_proxies = trusted_proxies
+        self.limit_concurrency = limit_concurrency
+        self.limit_max_requests = limit_max_requests
+        self.on_max_requests = on_max_requests
+        self.requests = 0
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def scope_for(self, exchange: Exchange) -> Scope:
+    def base_scope(self, exchange: Exchange, kind: str, scheme: str) -> Scope:
+        """The scope fields shared by ``http`` and ``websocket``."""
         request = exchange.request
         root_path = self.root_path
         raw_path = request.path
+        client = exchange.client
+        server = exchange.server
+        trusted = self.trusted_proxies
+        if trusted is not None:
+            peer_host = client[0] if client is not None else None
+            if trusted.is_trusted(peer_host):
+                client, scheme, _host = resolve(client, scheme, request.headers, trusted)
         return {
-            "type": "http",
+            "type": kind,
             "asgi": ASGI_VERSION,
             "http_version": request.version,
-            "method": request.method,
-            "scheme": "http",
+            "scheme": scheme,
             "path": root_path + decode_path(raw_path),
             "raw_path": raw_path,
             "query_string": request.query,
             "root_path": root_path,
             "headers": request.headers,
-            "client": exchange.client,
-            "server": exchange.server,
+            "client": client,
+            "server": server,
             "state": self.state.copy(),
-            "extensions": {},
         }
 
+    def scope_for(self, exchange: Exchange) -> Scope:
+        scope = self.base_scope(exchange, "http", "http")
+        scope["method"] = exchange.request.method
+        scope["extensions"] = {
+            "http.response.pathsend": {},
+            "http.response.trailers": {},
+            "http.response.early_hint": {},
+        }
+        return scope
+
     def handle(self, exchange: Exchange) -> None:
+        self.requests += 1
+        if self.limit_max_requests and self.requests == self.limit_max_requests:
+            if self.on_max_requests is not None:
+                self.on_max_requests()
+        if self.limit_concurrency and len(self.tasks) >= self.limit_concurrency:
+            exchange.start(503, [_TEXT_PLAIN, (b"retry-after", b"1")])
+            exchange.end(_UNAVAILABLE)
+            return
         upgrade = exchange.request.upgrade
         if upgrade is not None and self.websocket is not None and is_websocket_upgrade(upgrade):
             coro = WebSocketSession(self, exchange, self.websocket).run()
@@ -106,11 +149,14 @@ class ASGIHandler:
 class _Cycle:
     """One request's receive and send callables."""
 
-    __slots__ = ("exchange", "started")
+    __slots__ = ("body_done", "exchange", "state", "trailers", "trailers_announced")
 
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
-        self.started = False
+        self.state = _BEFORE_START
+        self.body_done = False
+        self.trailers: list[tuple[bytes, bytes]] = []
+        self.trailers_announced = False
 
     def fail(self) -> None:
         exchange = self.exchange
@@ -120,45 +166,83 @@ class _Cycle:
             exchange.abort()
             return
         exchange.keep_alive = False
-        exchange.start(
-            500,
-            [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")],
-        )
+        exchange.start(500, [_TEXT_PLAIN, (b"connection", b"close")])
         exchange.end(_INTERNAL_ERROR)
 
     async def receive(self) -> Message:
         exchange = self.exchange
-        if exchange.finished:
-            return _DISCONNECT
-        try:
-            data = exchange.read_nowait()
-            if data is None:
-                data = await exchange.read()
-        except (ClientDisconnected, ProtocolError):
-            return _DISCONNECT
-        return {"type": "http.request", "body": data, "more_body": not exchange.body_complete}
+        if not self.body_done and not exchange.finished:
+            try:
+                data = exchange.read_nowait()
+                if data is None:
+                    data = await exchange.read()
+            except (ClientDisconnected, ProtocolError):
+                return _DISCONNECT
+            more = not exchange.body_complete
+            if not more:
+                self.body_done = True
+            return {"type": "http.request", "body": data, "more_body": more}
+        # The body has been delivered: the next event is the end of the exchange.
+        await exchange.wait_done()
+        return _DISCONNECT
 
     async def send(self, message: Message) -> None:
         exchange = self.exchange
         kind = message["type"]
-        if not self.started:
-            if kind != "http.response.start":
-                raise RuntimeError(f"expected 'http.response.start', got {kind!r}")
-            if exchange.disconnected:
-                raise ClientDisconnected("client disconnected")
-            self.started = True
-            headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", ())]
-            exchange.start(int(message["status"]), headers)
-            return
-        if kind != "http.response.body":
+        state = self.state
+        if state == _BODY:
+            if kind == "http.response.body":
+                body = message.get("body", b"")
+                if message.get("more_body", False):
+                    exchange.write(body)
+                    await exchange.drain()
+                elif self.trailers_announced:
+                    exchange.write(body)
+                    self.state = _TRAILERS
+                else:
+                    self.state = _DONE
+                    exchange.end(body)
+                return
+            if kind == "http.response.pathsend":
+                await self._pathsend(message)
+                return
             raise RuntimeError(f"expected 'http.response.body', got {kind!r}")
-        if exchange.finished:
-            if exchange.disconnected:
-                raise ClientDisconnected("client disconnected")
-            raise RuntimeError("response already completed")
-        body = message.get("body", b"")
-        if message.get("more_body", False):
-            exchange.write(body)
-            await exchange.drain()
+        if state == _BEFORE_START:
+            if kind == "http.response.start":
+                if exchange.disconnected:
+                    raise ClientDisconnected("client disconnected")
+                headers = [(bytes(n), bytes(v)) for n, v in message.get("headers", ())]
+                announced = bool(message.get("trailers", False))
+                exchange.start(int(message["status"]), headers, trailers=announced)
+                self.state = _BODY
+                self.trailers_announced = announced
+                return
+            if kind == "http.response.early_hint":
+                links = [(b"link", bytes(link)) for link in message.get("links", ())]
+                if links and not exchange.disconnected:
+                    exchange.send_informational(103, links)
+                return
+            raise RuntimeError(f"expected 'http.response.start', got {kind!r}")
+        if state == _TRAILERS:
+            if kind != "http.response.trailers":
+                raise RuntimeError(f"expected 'http.response.trailers', got {kind!r}")
+            self.trailers.extend((bytes(n), bytes(v)) for n, v in message.get("headers", ()))
+            if not message.get("more_trailers", False):
+                self.state = _DONE
+                exchange.end(b"", self.trailers)
+            return
+        if exchange.disconnected:
+            raise ClientDisconnected("client disconnected")
+        raise RuntimeError(f"{kind!r} sent after the response completed")
+
+    async def _pathsend(self, message: Message) -> None:
+        exchange = self.exchange
+        path = message["path"]
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            await exchange.sendfile(file, 0, size)
+        if self.trailers_announced:
+            self.state = _TRAILERS
         else:
-            exchange.end(body)
+            self.state = _DONE
+            exchange.end(b"")

@@ -1,0 +1,91 @@
+"""The scenario registry. A scenario is one workload (a path to hit, the answer every server
+must give) and the targets that serve it; adding one is a declaration at the bottom of this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bench import targets as t
+from bench.targets import Target
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The answer checked before a target is measured, so a broken server can't post a row."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain"  # media type only; parameters such as charset are ignored
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    targets: tuple[Target, ...]
+    expect: Expect
+    path: str = "/"
+    reference: str = "frontdesk"  # the target every row's ratio is computed against
+
+    def __post_init__(self) -> None:
+        names = [target.name for target in self.targets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"scenario {self.name}: target names repeat: {names}")
+
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def register(scenario: Scenario) -> Scenario:
+    if scenario.name in SCENARIOS:
+        raise ValueError(f"scenario {scenario.name} registered twice")
+    SCENARIOS[scenario.name] = scenario
+    return scenario
+
+
+def select(tokens: Iterable[str] | None) -> list[tuple[Scenario, tuple[Target, ...]]]:
+    """Scenarios and their targets picked by ``--only``.
+
+    A token names a scenario (all its targets), a target in every scenario that has it, or one
+    target of one scenario as ``scenario/target``. No tokens: everything.
+    """
+    wanted = {token.strip() for token in tokens or () if token.strip()}
+    known = set(SCENARIOS)
+    for scenario in SCENARIOS.values():
+        known.update(target.name for target in scenario.targets)
+        known.update(f"{scenario.name}/{target.name}" for target in scenario.targets)
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ValueError(f"unknown name(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    picked = []
+    for scenario in SCENARIOS.values():
+        chosen = tuple(
+            target
+            for target in scenario.targets
+            if not wanted
+            or scenario.name in wanted
+            or target.name in wanted
+            or f"{scenario.name}/{target.name}" in wanted
+        )
+        if chosen:
+            picked.append((scenario, chosen))
+    return picked
+
+
+HELLO = b"Hello, world!"
+
+register(
+    Scenario(
+        name="hello",
+        expect=Expect(status=200, body=HELLO, content_type="text/plain"),
+        targets=(
+            t.frontdesk("bench.apps.hello_asgi:app"),
+            t.uvicorn("bench.apps.hello_asgi:app"),
+            t.granian("bench.apps.hello_asgi:app", "asgi"),
+            t.gunicorn("bench.apps.hello_wsgi:app"),
+            t.granian("bench.apps.hello_wsgi:app", "wsgi"),
+            t.nginx_return(200, HELLO.decode()),
+        ),
+    )
+)
