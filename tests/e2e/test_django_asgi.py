@@ -26,7 +26,11 @@ def test_async_view(base_url: str) -> None:
 
 
 def test_request_body(base_url: str) -> None:
-    r = httpx.post(base_url + "/echo/", content=b"x" * 100_000, headers={"content-type": "application/octet-stream"})
+    r = httpx.post(
+        base_url + "/echo/",
+        content=b"x" * 100_000,
+        headers={"content-type": "application/octet-stream"},
+    )
     assert r.json() == {"length": 100_000, "type": "application/octet-stream"}
 
 

@@ -24,7 +24,9 @@ def test_extensions_advertised() -> None:
 
     with serving(ASGIHandler(app)) as srv:
         httpx.get(srv.url)
-    assert {"http.response.pathsend", "http.response.trailers", "http.response.early_hint"} <= set(seen)
+    assert {"http.response.pathsend", "http.response.trailers", "http.response.early_hint"} <= set(
+        seen
+    )
 
 
 def test_pathsend_sends_the_file(tmp_path: Path) -> None:
@@ -33,7 +35,13 @@ def test_pathsend_sends_the_file(tmp_path: Path) -> None:
     target.write_bytes(data)
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/octet-stream")],
+            }
+        )
         await send({"type": "http.response.pathsend", "path": str(target)})
 
     with serving(ASGIHandler(app)) as srv, httpx.Client() as client:
@@ -46,13 +54,21 @@ def test_pathsend_sends_the_file(tmp_path: Path) -> None:
 async def trailers_app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": [], "trailers": True})
     await send({"type": "http.response.body", "body": b"payload"})
-    await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")], "more_trailers": True})
+    await send(
+        {
+            "type": "http.response.trailers",
+            "headers": [(b"x-checksum", b"abc")],
+            "more_trailers": True,
+        }
+    )
     await send({"type": "http.response.trailers", "headers": [(b"x-more", b"1")]})
 
 
 def test_trailers_sent_only_when_client_accepts_them() -> None:
     with serving(ASGIHandler(trailers_app)) as srv:
-        with_te = exchange(srv.port, b"GET / HTTP/1.1\r\nHost: a\r\nTE: trailers\r\nConnection: close\r\n\r\n")
+        with_te = exchange(
+            srv.port, b"GET / HTTP/1.1\r\nHost: a\r\nTE: trailers\r\nConnection: close\r\n\r\n"
+        )
         without = exchange(srv.port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     head, _, body = with_te.partition(b"\r\n\r\n")
     assert b"transfer-encoding: chunked" in head
@@ -64,14 +80,18 @@ def test_trailers_sent_only_when_client_accepts_them() -> None:
 
 def test_early_hints_before_the_response() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.early_hint", "links": [b"</style.css>; rel=preload; as=style"]})
+        await send(
+            {"type": "http.response.early_hint", "links": [b"</style.css>; rel=preload; as=style"]}
+        )
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
     with serving(ASGIHandler(app)) as srv:
         raw = exchange(srv.port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         raw10 = exchange(srv.port, b"GET / HTTP/1.0\r\n\r\n")
-    assert raw.startswith(b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload; as=style\r\n\r\nHTTP/1.1 200 OK\r\n")
+    assert raw.startswith(
+        b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload; as=style\r\n\r\nHTTP/1.1 200 OK\r\n"
+    )
     assert raw10.startswith(b"HTTP/1.1 200 OK\r\n")  # HTTP/1.0 clients get no interim responses
 
 

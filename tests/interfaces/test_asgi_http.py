@@ -222,6 +222,9 @@ async def declared_length_app(scope: Any, receive: Any, send: Any) -> None:
 
 def test_declared_content_length_sent_exactly_once(loop_factory: Any) -> None:
     with serving(ASGIHandler(declared_length_app), loop_factory=loop_factory) as srv:
-        raw = exchange(srv.port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        raw = exchange(
+            srv.port,
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        )
     assert raw.lower().count(b"content-length") == 2  # once per response
     assert raw.count(b"hello") == 2

@@ -108,9 +108,9 @@ class ASGIHandler:
 
     def handle(self, exchange: Exchange) -> None:
         self.requests += 1
-        if self.limit_max_requests and self.requests == self.limit_max_requests:
-            if self.on_max_requests is not None:
-                self.on_max_requests()
+        limit = self.limit_max_requests
+        if limit and self.requests == limit and self.on_max_requests is not None:
+            self.on_max_requests()  # stop gracefully once this last request is answered
         if self.limit_concurrency and len(self.tasks) >= self.limit_concurrency:
             exchange.start(503, [_TEXT_PLAIN, (b"retry-after", b"1")])
             exchange.end(_UNAVAILABLE)
