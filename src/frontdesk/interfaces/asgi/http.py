@@ -129,7 +129,9 @@ class ASGIHandler:
         try:
             await self.app(scope, cycle.receive, cycle.send)
         except ClientDisconnected:
-            pass  # the client left; nothing to answer and nothing wrong with the app
+            # The client left; nothing to answer and nothing wrong with the app.
+            exchange.abort()
+            return
         except BaseException as exc:
             if not isinstance(exc, Exception):
                 exchange.abort()
@@ -138,7 +140,9 @@ class ASGIHandler:
             cycle.fail()
             return
         if not exchange.finished:
-            if not exchange.started:
+            if exchange.disconnected:
+                exchange.abort()  # the app stopped because the client left: not an error
+            elif not exchange.started:
                 log.error("ASGI application returned without starting a response")
                 cycle.fail()
             else:
