@@ -83,9 +83,30 @@ register(
             t.frontdesk("bench.apps.hello_asgi:app"),
             t.uvicorn("bench.apps.hello_asgi:app"),
             t.granian("bench.apps.hello_asgi:app", "asgi"),
+            t.gunicorn_asgi("bench.apps.hello_asgi:app"),
             t.gunicorn("bench.apps.hello_wsgi:app"),
             t.granian("bench.apps.hello_wsgi:app", "wsgi"),
             t.nginx_return(200, HELLO.decode()),
+        ),
+    )
+)
+
+FASTAPI = "bench.apps.fastapi_json:app"
+
+register(
+    Scenario(
+        name="fastapi-json",
+        path="/items/1",
+        expect=Expect(
+            status=200,
+            body=b'{"id":1,"name":"widget","tags":["a","b"]}',
+            content_type="application/json",
+        ),
+        targets=(
+            t.frontdesk(FASTAPI),
+            t.uvicorn(FASTAPI),
+            t.gunicorn_asgi(FASTAPI),
+            t.granian(FASTAPI, "asgi"),
         ),
     )
 )

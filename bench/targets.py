@@ -101,6 +101,17 @@ def gunicorn(app: str) -> Target:
     return Target("gunicorn", "gunicorn", commands, module_version("gunicorn"))
 
 
+def gunicorn_asgi(app: str) -> Target:
+    """gunicorn's own ASGI worker (``-k asgi``), one worker."""
+
+    def commands(at: Launch) -> list[list[str]]:
+        flags = f"""--bind 127.0.0.1:{at.port} --workers 1 --worker-class asgi
+            --log-level warning --graceful-timeout 2"""
+        return [[at.python, "-m", "gunicorn", app, *flags.split()]]
+
+    return Target("gunicorn-asgi", "gunicorn", commands, module_version("gunicorn"))
+
+
 def granian(app: str, interface: str) -> Target:
     def commands(at: Launch) -> list[list[str]]:
         flags = f"""--interface {interface} --host 127.0.0.1 --port {at.port} --http 1
