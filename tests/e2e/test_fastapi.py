@@ -6,10 +6,12 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from tests.support.processes import REPO, ServerProcess
 
@@ -95,3 +97,40 @@ def test_keep_alive_connection_reused(base_url: str) -> None:
     with httpx.Client() as client:
         for _ in range(20):
             assert client.get(base_url + "/json").status_code == 200
+
+
+def ws_url(base_url: str, path: str) -> str:
+    return base_url.replace("http://", "ws://", 1) + path
+
+
+def test_websocket_echo(base_url: str) -> None:
+    with connect(ws_url(base_url, "/ws/echo"), open_timeout=10) as ws:
+        ws.send("hello")
+        assert ws.recv(timeout=10) == "hello"
+        ws.send(b"\x00\x01binary")
+        assert ws.recv(timeout=10) == b"\x00\x01binary"
+
+
+def test_websocket_chat_with_several_clients(base_url: str) -> None:
+    url = ws_url(base_url, "/ws/chat")
+    with ExitStack() as stack:
+        clients = []
+        for index in range(3):
+            client = stack.enter_context(connect(url, open_timeout=10))
+            client.send(f"join {index}")
+            # Our own join coming back proves we are in the room (earlier joins may precede it).
+            while client.recv(timeout=10) != f"join {index}":
+                pass
+            clients.append(client)
+        for index, client in enumerate(clients):
+            client.send(f"message from {index}")
+        expected = {f"message from {i}" for i in range(len(clients))}
+        for client in clients:
+            heard: set[str] = set()
+            for _ in range(10):  # at most 2 stray joins plus the 3 messages
+                text = client.recv(timeout=10)
+                if text.startswith("message from"):
+                    heard.add(text)
+                if heard == expected:
+                    break
+            assert heard == expected

@@ -322,11 +322,14 @@ class HttpConnection(asyncio.Protocol):
         self.server_set.connections.discard(self)
         transport.write(head)
         transport.set_protocol(protocol)
-        protocol.connection_made(transport)
-        if stash:
-            protocol.data_received(stash)
+        # Reading resumes before the new protocol starts, so a pause it asks for sticks.
         self._paused = 0
         transport.resume_reading()
+        protocol.connection_made(transport)
+        if self.write_paused:
+            protocol.pause_writing()
+        if stash:
+            protocol.data_received(stash)
 
     def abort(self) -> None:
         """Close at once, dropping anything unsent (an app error after the response began)."""

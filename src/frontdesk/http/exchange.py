@@ -34,7 +34,7 @@ from frontdesk.http.writer import (
 )
 
 if TYPE_CHECKING:
-    from frontdesk.http.connection import HttpConnection
+    from frontdesk.http.connection import ConnectionSet, HttpConnection
     from frontdesk.http.request import Request
 
 # Framing of the response body, decided when the first body bytes go out.
@@ -94,6 +94,11 @@ class Exchange:
     @property
     def server(self) -> tuple[str, int | None] | None:
         return self._conn.server_address
+
+    @property
+    def server_set(self) -> ConnectionSet:
+        """The server this exchange's connection belongs to (its connections, draining)."""
+        return self._conn.server_set
 
     @property
     def disconnected(self) -> bool:
@@ -202,37 +207,47 @@ class Exchange:
         line = status_line(status)  # raises ValueError on a malformed status
         if status < 200:
             raise LocalProtocolError(f"{status} is not a final status")
-        self.started = True
-        self.status = status
-        self._prefer_chunked = trailers and self.request.accepts_trailers
-        if status in NO_BODY_STATUSES:
-            self._no_body = True
+        # Decided into locals and committed at the end: a start refused (a bad field) leaves
+        # the exchange unstarted, so the app can still answer, with a 500 say.
+        remaining = -1
+        framing = _UNDECIDED
+        keep_alive = self.keep_alive
         fields: list[tuple[bytes, bytes]] = []
         for name, value in headers:
             key = name.lower()
             if key == b"content-length":
+                if status == 204:
+                    continue  # RFC 9110 8.6: never a Content-Length on a 204
                 if not value.isdigit():
                     raise LocalProtocolError(f"invalid Content-Length {value!r}")
                 length = int(value)
-                if self._remaining >= 0 and length != self._remaining:
+                if remaining >= 0 and length != remaining:
                     raise LocalProtocolError("differing Content-Length values")
-                self._remaining = length
-                self._framing = _LENGTH
+                remaining = length
+                framing = _LENGTH
                 continue  # written with the framing fields, once
             elif key == b"connection":
                 if b"close" in value.lower():
-                    self.keep_alive = False
+                    keep_alive = False
                 continue  # ours to write
             elif key == b"transfer-encoding" or key == b"keep-alive":
                 continue  # framing is the server's to choose
             fields.append((name, value))
         conn = self._conn
         if not conn.keep_alive_allowed():
-            self.keep_alive = False
+            keep_alive = False
         head = [line, conn.date_field]
         if conn.limits.server_header:
             head.append(SERVER_FIELD)
         head.append(encode_fields(fields))
+        self.started = True
+        self.status = status
+        self._prefer_chunked = trailers and self.request.accepts_trailers
+        if status in NO_BODY_STATUSES:
+            self._no_body = True
+        self._remaining = remaining
+        self._framing = framing
+        self.keep_alive = keep_alive
         self._head = b"".join(head)
 
     def _finish_head(self, final_size: int | None) -> bytes:
@@ -273,7 +288,7 @@ class Exchange:
                 raise LocalProtocolError("response body longer than its Content-Length")
             self._remaining -= size
         elif framing == _CHUNKED:
-            return chunk(data) if data else b""
+            return chunk(data) if data and not self._no_body else b""
         elif framing == _NONE and data:
             raise LocalProtocolError(f"a {self.status} response has no body")
         return b"" if self._no_body else data
@@ -287,13 +302,19 @@ class Exchange:
         conn = self._conn
         if conn.closed:
             raise ClientDisconnected("client disconnected")
-        if self._head is not None:
-            if not data:
-                return  # the head waits for real bytes, or for end()
-            head = self._finish_head(None)
-            conn.write(head + self._frame(data))
-        elif data:
-            conn.write(self._frame(data))
+        try:
+            if self._head is not None:
+                if not data:
+                    return  # the head waits for real bytes, or for end()
+                head = self._finish_head(None)
+                conn.write(head + self._frame(data))
+            elif data:
+                conn.write(self._frame(data))
+        except LocalProtocolError:
+            # The response cannot be framed as it began: close rather than leave the client
+            # waiting for bytes (or a head) that will never come.
+            self.abort()
+            raise
 
     def end(self, data: bytes = b"", trailers: list[tuple[bytes, bytes]] | None = None) -> None:
         """Send the last body bytes (and trailers, if the client accepts them) and finish."""
@@ -315,8 +336,9 @@ class Exchange:
             else:
                 out = self._frame(data)
             if self._framing == _CHUNKED:
-                accepted = trailers if self.request.accepts_trailers else None
-                out += last_chunk(accepted)
+                if not self._no_body:  # a HEAD response announces chunks but sends none
+                    accepted = trailers if self.request.accepts_trailers else None
+                    out += last_chunk(accepted)
             elif self._framing == _LENGTH and self._remaining > 0 and not self._no_body:
                 # Fewer bytes than declared: the client can only tell by the connection closing.
                 self.keep_alive = False
