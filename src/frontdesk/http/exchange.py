@@ -48,13 +48,13 @@ class Exchange:
         "_body_error",
         "_body_size",
         "_conn",
-        "_done_waiter",
-        "_prefer_chunked",
         "_continue_sent",
+        "_done_waiter",
         "_drain_waiter",
         "_framing",
         "_head",
         "_no_body",
+        "_prefer_chunked",
         "_remaining",
         "_waiter",
         "finished",
@@ -457,6 +457,11 @@ class Exchange:
             self._conn.abort()
 
     # -- write flow control ----------------------------------------------------------------
+
+    @property
+    def write_paused(self) -> bool:
+        """The transport's write buffer is above its high-water mark: ``drain()`` would wait."""
+        return self._conn.write_paused
 
     async def drain(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark."""

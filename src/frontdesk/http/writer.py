@@ -27,7 +27,7 @@ def check_name(name: bytes) -> None:
 
 
 def encode_fields(fields: list[tuple[bytes, bytes]]) -> bytes:
-    """``name: value\\r\\n`` lines, refusing names that are not tokens and CR, LF or NUL in values."""
+    """``name: value`` lines; refuses names that are not tokens and CR, LF or NUL in values."""
     if not fields:
         return b""
     parts = []
