@@ -21,6 +21,16 @@ from frontdesk.http.rules import HOST, SUPPORTED_VERSIONS
 
 _METHODS: dict[bytes, str] = {}
 
+# llhttp's reasons for a Content-Length or chunk size that does not fit in 64 bits
+_OVERFLOWS = frozenset({"Content-Length overflow", "Chunk size overflow"})
+
+
+def _new_llhttp(protocol: object) -> httptools.HttpRequestParser:
+    parser = httptools.HttpRequestParser(protocol)
+    # Let any digit.digit version through llhttp: on_headers_complete judges versions.
+    parser.set_dangerous_leniencies(lenient_version=True)
+    return parser
+
 
 def _method_str(raw: bytes) -> str:
     # A handful of methods repeat forever; decode each once.
@@ -41,7 +51,10 @@ class ParserSink(Protocol):
 
 
 class UpgradeRequested(Exception):
-    """The request just completed asked to switch protocols; bytes from ``offset`` are not HTTP/1.1."""
+    """The request just completed asked to switch protocols.
+
+    The bytes from ``offset`` on (in the data last fed) are not HTTP/1.1.
+    """
 
     def __init__(self, offset: int) -> None:
         super().__init__(offset)
@@ -57,8 +70,11 @@ class RequestParser:
         "_head_bytes",
         "_headers",
         "_in_head",
+        "_in_trailers",
         "_limits",
         "_parser",
+        "_priming",
+        "_reframe",
         "_request",
         "_sink",
         "_url",
@@ -68,9 +84,11 @@ class RequestParser:
     def __init__(self, limits: HttpLimits, sink: ParserSink) -> None:
         self._limits = limits
         self._sink = sink
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser = _new_llhttp(self)
         self._reset_message()
         self._request: Request | None = None
+        self._reframe: bytes | None = None
+        self._priming = False
 
     def _reset_message(self) -> None:
         self._url: list[bytes] = []
@@ -78,6 +96,7 @@ class RequestParser:
         self._headers: list[tuple[bytes, bytes]] = []
         self._field_count = 0
         self._in_head = True
+        self._in_trailers = False
         self._head_bytes = 0
         self._body_seen = 0
 
@@ -93,18 +112,22 @@ class RequestParser:
 
     def reset(self) -> None:
         """Start afresh after a refused upgrade: llhttp stays in its upgraded state otherwise."""
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser = _new_llhttp(self)
+        self._reframe = None
         self._reset_message()
 
     def feed(self, data: bytes) -> None:
-        """Parse ``data``. Raises RemoteProtocolError, or UpgradeRequested after an upgrade request."""
+        """Parse ``data``.
+
+        Raises RemoteProtocolError, or UpgradeRequested after an upgrade request.
+        """
         max_head = self._limits.max_head
         offset = 0
         total = len(data)
         while offset < total:
             # While a head is incomplete, feed no more than the head may still grow by, so a
             # client streaming an endless field line is cut off at a bounded memory cost.
-            if self._in_head:
+            if self._in_head or self._in_trailers:
                 room = max_head - self._head_bytes
                 if room <= 0:
                     raise self._head_too_large()
@@ -115,7 +138,11 @@ class RequestParser:
             try:
                 self._parser.feed_data(piece)
             except httptools.HttpParserUpgrade as exc:
-                raise UpgradeRequested(offset + int(exc.args[0])) from None
+                if self._reframe is None:
+                    raise UpgradeRequested(offset + int(exc.args[0])) from None
+                self._resume_body()
+                offset += int(exc.args[0])
+                continue
             except httptools.HttpParserCallbackError as exc:
                 cause = exc.__cause__ or exc.__context__
                 if isinstance(cause, RemoteProtocolError):
@@ -127,8 +154,24 @@ class RequestParser:
         if self._in_head and self._head_bytes > max_head:
             raise self._head_too_large()
 
+    def _resume_body(self) -> None:
+        # httptools hands every byte after an upgrade request's head to the new protocol,
+        # body included. The body is this request's (RFC 9110 7.8: the switch comes after
+        # it), so the upgrade is ignored, as a server may, and a fresh llhttp is primed with a
+        # head of the same framing to read the body as HTTP/1.1; never as the next request.
+        prime, self._reframe = self._reframe, None
+        assert prime is not None
+        self._parser = _new_llhttp(self)
+        self._priming = True
+        try:
+            self._parser.feed_data(prime)
+        finally:
+            self._priming = False
+
     def _head_too_large(self) -> RemoteProtocolError:
-        if not self._headers and self._field_count == 0:
+        # on_url refuses a long target itself; past max_head with some target seen, the
+        # bytes are in the field section.
+        if self._url_len == 0:
             return RemoteProtocolError("request line too long", 414)
         return RemoteProtocolError("request header fields too large", 431)
 
@@ -138,21 +181,33 @@ class RequestParser:
             return RemoteProtocolError("invalid or unknown method", 400)
         if isinstance(exc, httptools.HttpParserInvalidURLError):
             return RemoteProtocolError(f"invalid request target: {message}", 400)
+        if message in _OVERFLOWS:
+            # A well-formed length too big for 64 bits is a body over any limit (RFC 9110 8.6).
+            return RemoteProtocolError("request body too large", 413)
         return RemoteProtocolError(message, 400)
 
     # -- llhttp callbacks (names fixed by httptools) --------------------------------------
 
     def on_message_begin(self) -> None:
+        if self._priming:
+            return
         self._reset_message()
         self._head_bytes = 1  # the head has begun, whatever the slicing in feed()
 
     def on_url(self, piece: bytes) -> None:
+        if self._priming:
+            return
         self._url_len += len(piece)
         if self._url_len > self._limits.request_line:
             raise RemoteProtocolError("request target too long", 414)
         self._url.append(piece)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # llhttp drops the OWS before a value but keeps the OWS after it (RFC 9112 5).
+        if value[-1:] in b" \t":
+            value = value.rstrip(b" \t")
+        if self._priming:
+            return
         limits = self._limits
         self._field_count += 1
         if self._field_count > limits.request_fields:
@@ -165,12 +220,18 @@ class RequestParser:
             self._request.trailers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
+        if self._priming:
+            return
         parser = self._parser
         version = parser.get_http_version()
         if version not in SUPPORTED_VERSIONS:
-            if version.startswith("1.") or version.startswith("0."):
+            if version.startswith("1."):
+                # RFC 9110 2.5: a higher minor version is processed as the highest we speak.
+                version = "1.1"
+            elif version.startswith("0."):
                 raise RemoteProtocolError(f"unsupported HTTP version {version}", 400)
-            raise RemoteProtocolError(f"HTTP version {version} not supported", 505)
+            else:
+                raise RemoteProtocolError(f"HTTP version {version} not supported", 505)
         method = _method_str(parser.get_method())
         target = b"".join(self._url) if len(self._url) != 1 else self._url[0]
         headers = self._headers
@@ -233,6 +294,14 @@ class RequestParser:
         keep_alive = bool(parser.should_keep_alive())
         if upgrade is not None and not parser.should_upgrade():
             upgrade = None  # an Upgrade field without "Connection: upgrade" asks for nothing
+        elif upgrade is not None and (chunked or content_length):
+            upgrade = None  # see _resume_body
+            framing = (
+                b"transfer-encoding: chunked"
+                if chunked
+                else b"content-length: %d" % (content_length or 0)
+            )
+            self._reframe = b"POST / HTTP/1.1\r\nhost: x\r\n" + framing + b"\r\n\r\n"
 
         self._in_head = False
         request = Request(
@@ -256,6 +325,8 @@ class RequestParser:
     @staticmethod
     def _split_target(method: str, target: bytes) -> tuple[bytes, bytes]:
         # RFC 9112 3.2: origin-form for all but CONNECT and OPTIONS *; absolute-form accepted.
+        if method == "CONNECT":
+            raise RemoteProtocolError("CONNECT is not supported", 501)
         if target[:1] == b"/":
             if b"#" in target:
                 raise RemoteProtocolError("fragment in request target", 400)
@@ -265,17 +336,26 @@ class RequestParser:
             if method != "OPTIONS":
                 raise RemoteProtocolError("asterisk-form target is only for OPTIONS", 400)
             return b"*", b""
-        if method == "CONNECT":
-            raise RemoteProtocolError("CONNECT is not supported", 501)
         try:
             url = httptools.parse_url(target)
         except httptools.HttpParserInvalidURLError:
             raise RemoteProtocolError("invalid request target", 400) from None
-        if not url.schema or url.fragment:
+        if not url.schema or url.fragment or url.userinfo:
+            # RFC 9110 4.2.4: userinfo in an http(s) target is an error.
             raise RemoteProtocolError("invalid request target", 400)
         return url.path or b"/", url.query or b""
 
+    def on_chunk_header(self) -> None:
+        # A chunk's data (on_body) follows, unless it is the last chunk: then the trailer
+        # section does, which httptools buffers whole, so it is bounded like a head.
+        self._in_trailers = True
+        self._head_bytes = 0
+
+    def on_chunk_complete(self) -> None:
+        self._in_trailers = False
+
     def on_body(self, data: bytes) -> None:
+        self._in_trailers = False
         limit = self._limits.request_body
         if limit:
             self._body_seen += len(data)
@@ -284,6 +364,8 @@ class RequestParser:
         self._sink.on_body(data)
 
     def on_message_complete(self) -> None:
+        if self._reframe is not None:
+            return  # llhttp ends the upgrade request at its head; its body is still to come
         request = self._request
         self._request = None
         self._in_head = True

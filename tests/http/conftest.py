@@ -1,0 +1,37 @@
+"""Servers for the HTTP core tests: the echo handler on the corpus limits, per loop kind."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from http_testkit import CORPUS_LIMITS, ServerThread
+
+from frontdesk.http.echo import EchoHandler
+
+
+@pytest.fixture(scope="session")
+def corpus_server(loop_kind: str) -> Iterator[ServerThread]:
+    server = ServerThread(EchoHandler(), CORPUS_LIMITS, loop_kind)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.errors == []
+
+
+@pytest.fixture
+def echo(corpus_server: ServerThread) -> Iterator[ServerThread]:
+    """The session's echo server, checked after each test for errors the core logged."""
+    before = len(corpus_server.errors)
+    yield corpus_server
+    assert corpus_server.errors[before:] == []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_thread_left() -> Iterator[None]:
+    yield
+    left = [t.name for t in threading.enumerate() if t.name.startswith("http-") and t.is_alive()]
+    assert left == []
