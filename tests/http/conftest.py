@@ -6,9 +6,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from http_testkit import CORPUS_LIMITS, ServerThread
 
 from frontdesk.http.echo import EchoHandler
+from tests.http.http_testkit import CORPUS_LIMITS, ServerThread
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from http_testkit import Client, Closed, Scripted, ServerThread, poll
 
 from frontdesk.errors import ClientDisconnected, RemoteProtocolError
 from frontdesk.http import Exchange, HttpLimits
 from frontdesk.http.echo import EchoHandler
+from tests.http.http_testkit import Client, Closed, Scripted, ServerThread, poll
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 

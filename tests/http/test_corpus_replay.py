@@ -7,7 +7,8 @@ from __future__ import annotations
 import select
 
 import pytest
-from http_testkit import (
+
+from tests.http.http_testkit import (
     Client,
     CorpusCase,
     ServerThread,

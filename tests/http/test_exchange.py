@@ -12,10 +12,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
-from http_testkit import Client, Closed, Scripted, ServerThread, poll
 
 from frontdesk.errors import LocalProtocolError
 from frontdesk.http import Exchange, HttpLimits
+from tests.http.http_testkit import Client, Closed, Scripted, ServerThread, poll
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 HEAD = b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from http_testkit import CORPUS_LIMITS, CorpusCase, Sink, load_corpus, parse
 
 from frontdesk.errors import RemoteProtocolError
 from frontdesk.http.limits import HttpLimits
 from frontdesk.http.parser import RequestParser, UpgradeRequested
+from tests.http.http_testkit import CORPUS_LIMITS, CorpusCase, Sink, load_corpus, parse
 
 VALID = load_corpus("valid")
 INVALID = load_corpus("invalid")

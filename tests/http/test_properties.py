@@ -12,7 +12,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from http_testkit import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from frontdesk.errors import RemoteProtocolError
+from frontdesk.http.parser import RequestParser, UpgradeRequested
+from frontdesk.http.rules import HOST, TOKEN
+from tests.http.http_testkit import (
     CORPUS_LIMITS,
     Client,
     Closed,
@@ -21,12 +27,6 @@ from http_testkit import (
     Sink,
     load_corpus,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from frontdesk.errors import RemoteProtocolError
-from frontdesk.http.parser import RequestParser, UpgradeRequested
-from frontdesk.http.rules import HOST, TOKEN
 
 # HEAD is left out: a response's framing depends on the method, which mutations blur.
 VALID = [
