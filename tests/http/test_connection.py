@@ -16,6 +16,8 @@ from frontdesk.errors import ClientDisconnected, RemoteProtocolError
 from frontdesk.http import Exchange, HttpLimits
 from frontdesk.http.echo import EchoHandler
 from tests.http.http_testkit import Client, Closed, Scripted, ServerThread, poll
+from tests.support.raw import exchange as raw_exchange
+from tests.support.threaded import serving
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
@@ -456,3 +458,21 @@ def test_shutdown_gives_up_on_a_stuck_exchange(loop_kind: str) -> None:
                 client.read_response()
     finally:
         srv.stop()
+
+
+class _RaisingHandler:
+    def handle(self, exchange: object) -> None:
+        raise RuntimeError("handler bug")
+
+
+def test_handler_raising_answers_500_and_frees_the_connection() -> None:
+    with serving(_RaisingHandler()) as srv:  # type: ignore[arg-type]
+        began = time.monotonic()
+        raw = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", half_close=True)
+        assert raw.startswith(b"HTTP/1.1 500 ")
+        # Closed once the client is done sending, not after the whole 2-second linger.
+        assert time.monotonic() - began < 1.9
+        deadline = time.monotonic() + 10
+        while srv.server is not None and srv.server.connections:
+            assert time.monotonic() < deadline
+            srv.call(lambda: asyncio.sleep(0.01))

@@ -353,7 +353,9 @@ class HttpConnection(asyncio.Protocol):
                     self.handler.handle(item)
                 except Exception:
                     log.exception("request handler failed")
+                    self._current = None
                     if not item.started:
+                        item.finished = True
                         self._answer_error(ProtocolError("internal server error", 500))
                     else:
                         item.abort()

@@ -373,12 +373,14 @@ class Exchange:
                 self._framing = _LENGTH
                 self._remaining = count
             prefix = self._finish_head(None)
+        if (self._framing == _LENGTH and count > self._remaining) or (
+            self._framing == _NONE and count
+        ):
+            # As in write(): a response that cannot be framed ends the connection.
+            self.abort()
+            raise LocalProtocolError("file body does not fit the response's framing")
         if self._framing == _LENGTH:
-            if count > self._remaining:
-                raise LocalProtocolError("response body longer than its Content-Length")
             self._remaining -= count
-        elif self._framing == _NONE and count:
-            raise LocalProtocolError(f"a {self.status} response has no body")
         if self._no_body or count == 0:
             if prefix:
                 conn.write(prefix)
