@@ -50,6 +50,7 @@ class Outcome:
     failure: str | None = None
     runs: list[wrk.WrkResult] = field(default_factory=list)
     run_failures: list[str] = field(default_factory=list)
+    idle_rss: int = 0  # bytes, all of the target's processes, after its first answer
 
 
 def check_answer(port: int, path: str, expect: Expect, timeout: float = 2.0) -> str | None:
@@ -92,6 +93,9 @@ class Running:
     def stop(self) -> None:
         for group in reversed(self.groups):
             group.stop()
+
+    def rss(self) -> int:
+        return sum(procs.group_rss(group.proc.pid) for group in self.groups)
 
 
 def start(target: Target, workdir: Path, env: Mapping[str, str], pin: bool) -> Running:
@@ -185,7 +189,11 @@ def bench_scenario(
                     running.pop(target.name).stop()
                 continue
             port = running[target.name].launch.port
-            log(f"{tag} {target.server} {outcome.version} answering on 127.0.0.1:{port}")
+            outcome.idle_rss = running[target.name].rss()
+            log(
+                f"{tag} {target.server} {outcome.version} answering on 127.0.0.1:{port}, "
+                f"idle RSS {outcome.idle_rss / 2**20:.1f} MiB"
+            )
 
         live = [outcome for outcome in outcomes if outcome.target in running]
         for rep in range(opts.repeat):

@@ -93,3 +93,23 @@ class Group:
         finally:
             if self.proc.returncode is not None:
                 _LIVE_GROUPS.discard(pgid)
+
+
+def group_rss(pgid: int) -> int:
+    """Resident memory in bytes of every live process in process group ``pgid`` (Linux)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            # Fields after the command name (which may hold spaces) start past the last ")".
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) != pgid:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            continue  # the process went away, or is not ours to read
+    return total

@@ -19,6 +19,7 @@ COLUMNS = (
     "p99",
     "errors",
     "spread",
+    "idle RSS",
     "frontdesk/peer",
 )
 
@@ -37,6 +38,7 @@ class Row:
     spread: float = 0.0  # (max - min) / median of req/s: how noisy the repeats were
     ratio: float | None = None  # reference req/s / this row's req/s
     note: str | None = None  # runs that failed although others completed
+    idle_rss: int = 0  # bytes, all of the target's processes, before the load
 
 
 def summarize(outcomes: Sequence[Outcome], references: Mapping[str, str]) -> list[Row]:
@@ -73,6 +75,7 @@ def _row(outcome: Outcome) -> Row:
         errors=sum(run.errors for run in runs),
         spread=(max(rps) - min(rps)) / median if median else 0.0,
         note=note,
+        idle_rss=outcome.idle_rss,
     )
 
 
@@ -102,6 +105,7 @@ def _cells(row: Row) -> list[str]:
         fmt_time(row.p99),
         str(row.errors),
         f"{row.spread:.0%}" if row.runs > 1 else "-",
+        f"{row.idle_rss / 2**20:.1f} MiB" if row.idle_rss else "-",
         ratio,
     ]
 
@@ -135,7 +139,7 @@ def text_table(rows: Sequence[Row]) -> str:
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
-    out = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * 3 + ["--:"] * 6) + "|"]
+    out = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * 3 + ["--:"] * 7) + "|"]
     for row in rows:
         cells = _cells(row)
         if len(cells) < len(COLUMNS):
