@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, BinaryIO
 
 from frontdesk.errors import ClientDisconnected, LocalProtocolError, ProtocolError
@@ -193,7 +194,7 @@ class Exchange:
             self._conn.write(data)
 
     def start(
-        self, status: int, headers: list[tuple[bytes, bytes]], *, trailers: bool = False
+        self, status: int, headers: Iterable[Sequence[bytes]], *, trailers: bool = False
     ) -> None:
         """Begin the final response. Nothing is written until the first body bytes or ``end``.
 

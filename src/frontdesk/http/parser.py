@@ -242,6 +242,7 @@ class RequestParser:
         expect_continue = False
         upgrade: bytes | None = None
         accepts_trailers = False
+        proxied = False
         transfer_codings: list[bytes] = []
         for name, value in headers:
             # Only a few names matter to framing; compare the first byte before the whole name.
@@ -267,6 +268,10 @@ class RequestParser:
                 expect_continue = version == "1.1"
             elif first == b"u" and name == b"upgrade":
                 upgrade = value
+            elif (first == b"x" and name.startswith(b"x-forwarded-")) or (
+                first == b"f" and name == b"forwarded"
+            ):
+                proxied = True
 
         if transfer_codings:
             if version == "1.0":
@@ -318,6 +323,7 @@ class RequestParser:
             expect_continue,
             upgrade,
             accepts_trailers,
+            proxied,
         )
         self._request = request
         self._sink.on_request(request)

@@ -33,6 +33,8 @@ class Request:
     upgrade: bytes | None
     #: the client sent ``TE: trailers``, so it accepts trailer fields in a chunked response
     accepts_trailers: bool
+    #: a Forwarded or X-Forwarded-* field is present (proxy headers to weigh)
+    proxied: bool = False
     #: trailer fields of a chunked body, filled in once the body is complete
     trailers: list[tuple[bytes, bytes]] = field(default_factory=list)
 

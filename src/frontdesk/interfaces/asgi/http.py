@@ -77,7 +77,7 @@ class ASGIHandler:
         client = exchange.client
         server = exchange.server
         trusted = self.trusted_proxies
-        if trusted is not None:
+        if trusted is not None and request.proxied:
             peer_host = client[0] if client is not None else None
             if trusted.is_trusted(peer_host):
                 client, scheme, _host = resolve(client, scheme, request.headers, trusted)
@@ -215,9 +215,8 @@ class _Cycle:
             if kind == "http.response.start":
                 if exchange.disconnected:
                     raise ClientDisconnected("client disconnected")
-                headers = [(bytes(n), bytes(v)) for n, v in message.get("headers", ())]
                 announced = bool(message.get("trailers", False))
-                exchange.start(int(message["status"]), headers, trailers=announced)
+                exchange.start(message["status"], message.get("headers", ()), trailers=announced)
                 self.state = _BODY
                 self.trailers_announced = announced
                 return
