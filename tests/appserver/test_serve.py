@@ -93,7 +93,6 @@ def test_startup_failed_exits_nonzero_with_message() -> None:
         ("lifespan_apps:missing", "has no attribute 'missing'"),
         ("lifespan_apps:not_an_app", "is not an application"),
         ("broken_module:app", "this module fails while importing"),
-        ("lifespan_apps:wsgi_app", "WSGI"),
     ],
 )
 def test_app_load_errors_are_one_line(app: str, message: str) -> None:

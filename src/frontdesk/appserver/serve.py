@@ -1,9 +1,10 @@
-"""``frontdesk serve APP``: one process running an ASGI app on the HTTP core.
+"""``frontdesk serve APP``: one process running an ASGI or WSGI app on the HTTP core.
 
 Order of a run: import the app (a failure is a one-line error), bind the sockets, run the
 app's lifespan startup, then accept; on SIGTERM or SIGINT (or after ``limit_max_requests``)
 stop accepting, let in-flight requests finish for up to ``graceful_timeout``, close
-WebSockets with 1012, run lifespan shutdown, and exit 0.
+WebSockets with 1012, run lifespan shutdown, and exit 0. A WSGI app has no lifespan; it is
+called inline on the loop's thread (``threads`` 1) or by a pool of ``threads`` threads.
 """
 
 from __future__ import annotations
@@ -12,24 +13,30 @@ import asyncio
 import logging
 import signal
 import socket
+from typing import Any
 
 from frontdesk.config.model import Config
 from frontdesk.errors import AppLoadError
-from frontdesk.http import HttpLimits, HttpServer
+from frontdesk.http import Handler, HttpLimits, HttpServer
 from frontdesk.interfaces.asgi import ASGIHandler, Lifespan
 from frontdesk.interfaces.asgi.types import ASGIApp
 from frontdesk.interfaces.asgi.websocket import WebSocketOptions
 from frontdesk.interfaces.detect import Interface, as_asgi3, detect
 from frontdesk.interfaces.proxy import TrustedProxies
+from frontdesk.interfaces.wsgi import WSGIHandler
+from frontdesk.interfaces.wsgi.types import WSGIApp
 from frontdesk.loops import loop_factory
 from frontdesk.observe.logging import setup_logging
 from frontdesk.sockets import bind_socket, sock_url
 
 from .loader import import_app
+from .memory import freeze_startup_objects
 
 log = logging.getLogger("frontdesk.serve")
 
-def load_asgi_app(app_path: str, config: Config) -> ASGIApp:
+
+def load_app(app_path: str, config: Config) -> tuple[Interface, Any]:
+    """The app and the contract it speaks (``--interface``, or detected)."""
     app = import_app(app_path, app_dir=config.app_dir, factory=config.factory)
     if config.interface != "auto":
         interface: Interface = config.interface  # type: ignore[assignment]
@@ -38,34 +45,28 @@ def load_asgi_app(app_path: str, config: Config) -> ASGIApp:
             interface = detect(app)
         except TypeError as exc:
             raise AppLoadError(f"{app_path} is not an application: {exc}") from None
-    if interface == "wsgi":
-        raise AppLoadError(
-            f"{app_path} is a WSGI application; this version of frontdesk serves ASGI apps"
-        )
-    return as_asgi3(app, interface)
+    return interface, app
 
 
 def run(config: Config, app: str) -> int:
     setup_logging(config.log_level)
-    asgi_app = load_asgi_app(app, config)
+    interface, loaded = load_app(app, config)
     sockets = [
         bind_socket(address, backlog=config.backlog, unix_mode=config.unix_mode)
         for address in config.bind_addresses
     ]
     try:
         with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
-            return runner.run(_serve(asgi_app, sockets, config))
+            if interface == "wsgi":
+                return runner.run(_serve_wsgi(loaded, sockets, config))
+            return runner.run(_serve(as_asgi3(loaded, interface), sockets, config))
     finally:
         for sock in sockets:
             sock.close()
 
 
 async def _serve(app: ASGIApp, sockets: list[socket.socket], config: Config) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-
+    stop = _stop_on_signals()
     lifespan = Lifespan(app, mode=config.lifespan)
     await lifespan.startup()
     handler = ASGIHandler(
@@ -73,25 +74,64 @@ async def _serve(app: ASGIApp, sockets: list[socket.socket], config: Config) -> 
         root_path=config.root_path,
         state=lifespan.state,
         websocket=websocket_options(config),
-        trusted_proxies=(
-            TrustedProxies.from_setting(config.forwarded_allow_ips)
-            if config.proxy_headers
-            else None
-        ),
+        trusted_proxies=_trusted_proxies(config),
         limit_concurrency=config.limit_concurrency,
         limit_max_requests=config.limit_max_requests,
         on_max_requests=stop.set,
     )
+    await _run_server(handler, sockets, config, stop)
+    await lifespan.shutdown(config.graceful_timeout)
+    return 0
+
+
+async def _serve_wsgi(app: WSGIApp, sockets: list[socket.socket], config: Config) -> int:
+    """A WSGI app: no lifespan; ``threads`` picks inline calls (1) or a thread pool."""
+    stop = _stop_on_signals()
+    handler = WSGIHandler(
+        app,
+        threads=config.threads,
+        root_path=config.root_path,
+        trusted_proxies=_trusted_proxies(config),
+        limit_concurrency=config.limit_concurrency,
+        limit_max_requests=config.limit_max_requests,
+        on_max_requests=stop.set,
+        write_window=config.write_buffer_high,
+    )
+    try:
+        await _run_server(handler, sockets, config, stop)
+        await handler.shutdown(config.graceful_timeout)
+    finally:
+        handler.close()
+    return 0
+
+
+def _stop_on_signals() -> asyncio.Event:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+def _trusted_proxies(config: Config) -> TrustedProxies | None:
+    if not config.proxy_headers:
+        return None
+    return TrustedProxies.from_setting(config.forwarded_allow_ips)
+
+
+async def _run_server(
+    handler: Handler, sockets: list[socket.socket], config: Config, stop: asyncio.Event
+) -> None:
+    """Accept until ``stop`` is set, then finish in-flight requests (``graceful_timeout``)."""
     server = HttpServer(handler, HttpLimits.from_config(config), backlog=config.backlog)
     await server.start(sockets)
+    freeze_startup_objects()  # the app has started: keep it out of the collector's walks
     for sock in sockets:
         log.info("listening on %s", sock_url(sock))
     await stop.wait()
     timeout = config.graceful_timeout
     log.info("shutting down: finishing in-flight requests (up to %.0f s)", timeout)
     await server.shutdown(timeout)
-    await lifespan.shutdown(timeout)
-    return 0
 
 
 def websocket_options(config: Config) -> WebSocketOptions | None:

@@ -1,0 +1,69 @@
+"""Choosing the route for a request: by host, then by the longest matching path prefix.
+
+Routes are the edge's handlers (static files, a proxied upstream group, a redirect), each a
+core ``Handler`` with a ``matches(path)`` test. The router is itself a ``Handler``: it finds
+the route and hands the exchange over, or answers 404 when no route claims the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from frontdesk.http.exchange import Exchange
+
+_NOT_FOUND = b"404 Not Found: no route for this request\n"
+
+
+class Route(Protocol):
+    def matches(self, path: bytes) -> bool: ...
+    def handle(self, exchange: Exchange) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A route with where it applies: a path prefix and, optionally, host names."""
+
+    prefix: bytes
+    route: Route
+    hosts: frozenset[bytes] = frozenset()  # lower-case, no port; empty: any host
+
+    def accepts(self, host: bytes, path: bytes) -> bool:
+        if self.hosts and host not in self.hosts:
+            return False
+        return path.startswith(self.prefix) and self.route.matches(path)
+
+
+def host_name(host: bytes) -> bytes:
+    """The Host field without its port, lower-cased (IPv6 literals keep their brackets)."""
+    host = host.lower()
+    if host.startswith(b"["):
+        end = host.find(b"]")
+        return host[: end + 1] if end != -1 else host
+    return host.partition(b":")[0]
+
+
+class Router:
+    """Dispatches each request to the first mount that accepts it, most specific first."""
+
+    def __init__(self, mounts: Sequence[Mount]) -> None:
+        # Host-specific mounts before catch-alls, then longer prefixes before shorter ones;
+        # the sort is stable, so mounts of equal rank keep their configured order.
+        self.mounts = sorted(mounts, key=lambda m: (not m.hosts, -len(m.prefix)))
+
+    def find(self, host: bytes, path: bytes) -> Route | None:
+        name = host_name(host)
+        for mount in self.mounts:
+            if mount.accepts(name, path):
+                return mount.route
+        return None
+
+    def handle(self, exchange: Exchange) -> None:
+        request = exchange.request
+        route = self.find(request.host, request.path)
+        if route is None:
+            exchange.start(404, [(b"content-type", b"text/plain; charset=utf-8")])
+            exchange.end(_NOT_FOUND)
+            return
+        route.handle(exchange)
