@@ -1,0 +1,1 @@
+"""The edge: the internet-facing layer (listeners, TLS, static files, proxy, filters)."""
