@@ -84,9 +84,42 @@ register(
             t.uvicorn("bench.apps.hello_asgi:app"),
             t.granian("bench.apps.hello_asgi:app", "asgi"),
             t.gunicorn_asgi("bench.apps.hello_asgi:app"),
-            t.gunicorn("bench.apps.hello_wsgi:app"),
-            t.granian("bench.apps.hello_wsgi:app", "wsgi"),
             t.nginx_return(200, HELLO.decode()),
+        ),
+    )
+)
+
+HELLO_WSGI = "bench.apps.hello_wsgi:app"
+
+register(
+    Scenario(
+        name="hello-wsgi",
+        expect=Expect(status=200, body=HELLO, content_type="text/plain"),
+        targets=(
+            t.frontdesk(HELLO_WSGI),
+            t.gunicorn(HELLO_WSGI),
+            t.gunicorn_gthread(HELLO_WSGI),
+            t.granian(HELLO_WSGI, "wsgi"),
+        ),
+    )
+)
+
+FLASK = "bench.apps.flask_json:app"
+
+register(
+    Scenario(
+        name="flask",
+        path="/items/1",
+        expect=Expect(
+            status=200,
+            body=b'{"id":1,"name":"widget","tags":["a","b"]}\n',
+            content_type="application/json",
+        ),
+        targets=(
+            t.frontdesk(FLASK),
+            t.gunicorn(FLASK),
+            t.gunicorn_gthread(FLASK),
+            t.granian(FLASK, "wsgi"),
         ),
     )
 )

@@ -101,6 +101,17 @@ def gunicorn(app: str) -> Target:
     return Target("gunicorn", "gunicorn", commands, module_version("gunicorn"))
 
 
+def gunicorn_gthread(app: str, threads: int = 4) -> Target:
+    """gunicorn's threaded worker: keep-alive, and ``threads`` requests at a time."""
+
+    def commands(at: Launch) -> list[list[str]]:
+        flags = f"""--bind 127.0.0.1:{at.port} --workers 1 --worker-class gthread
+            --threads {threads} --log-level warning --graceful-timeout 2"""
+        return [[at.python, "-m", "gunicorn", app, *flags.split()]]
+
+    return Target("gunicorn-gthread", "gunicorn", commands, module_version("gunicorn"))
+
+
 def gunicorn_asgi(app: str) -> Target:
     """gunicorn's own ASGI worker (``-k asgi``), one worker."""
 
