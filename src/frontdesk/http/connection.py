@@ -26,6 +26,8 @@ from frontdesk.http.parser import RequestParser, UpgradeRequested
 from frontdesk.http.writer import error_response
 
 if TYPE_CHECKING:
+    import ssl
+
     from frontdesk.http.clock import Clock
     from frontdesk.http.limits import HttpLimits
     from frontdesk.http.request import Request
@@ -94,6 +96,7 @@ class HttpConnection(asyncio.Protocol):
         "native_sendfile",
         "server_address",
         "server_set",
+        "ssl_object",
         "transport",
         "write_paused",
     )
@@ -124,6 +127,8 @@ class HttpConnection(asyncio.Protocol):
         self.closed = False
         self.client: tuple[str, int] | None = None
         self.server_address: tuple[str, int | None] | None = None
+        #: the TLS session (ALPN, version, cipher; SNI via ``frontdesk.edge.tls``), or None
+        self.ssl_object: ssl.SSLObject | None = None
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -139,6 +144,7 @@ class HttpConnection(asyncio.Protocol):
             except OSError:
                 pass
         self.client = _address(transport.get_extra_info("peername"))
+        self.ssl_object = transport.get_extra_info("ssl_object")
         sockname = transport.get_extra_info("sockname")
         if isinstance(sockname, str):
             self.server_address = (sockname, None)
@@ -180,6 +186,11 @@ class HttpConnection(asyncio.Protocol):
             # http.disconnect), while a response it still writes goes out to a half-close.
             self._current.notify_eof()
         return True
+
+    @property
+    def tls(self) -> bool:
+        """The connection is TLS: its requests' scheme is https."""
+        return self.ssl_object is not None
 
     @property
     def eof(self) -> bool:

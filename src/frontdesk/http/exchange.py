@@ -35,6 +35,8 @@ from frontdesk.http.writer import (
 )
 
 if TYPE_CHECKING:
+    import ssl
+
     from frontdesk.http.connection import ConnectionSet, HttpConnection
     from frontdesk.http.request import Request
 
@@ -95,6 +97,16 @@ class Exchange:
     @property
     def server(self) -> tuple[str, int | None] | None:
         return self._conn.server_address
+
+    @property
+    def scheme(self) -> str:
+        """The scheme the client reached this server by: "https" on TLS, else "http"."""
+        return "https" if self._conn.ssl_object is not None else "http"
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        """The connection's TLS session (version, cipher, ALPN), or None on plain TCP."""
+        return self._conn.ssl_object
 
     @property
     def server_set(self) -> ConnectionSet:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl as _ssl
 from collections.abc import Iterable
 
 from frontdesk.http.clock import Clock
@@ -41,13 +42,27 @@ class HttpServer:
     def _protocol(self) -> HttpConnection:
         return HttpConnection(self)
 
-    async def start(self, sockets: Iterable[socket.socket]) -> None:
-        """Accept connections on already-bound sockets."""
+    async def start(
+        self, sockets: Iterable[socket.socket], *, ssl: _ssl.SSLContext | None = None
+    ) -> None:
+        """Accept connections on already-bound sockets; with ``ssl``, TLS on the TCP ones.
+
+        May be called more than once, so one server can listen for http and https alike. A
+        TLS handshake must complete within ``header_timeout`` (the head's clock starts after).
+        """
         self.clock.start()
         for sock in sockets:
             if sock.family == socket.AF_UNIX:
                 server = await self.loop.create_unix_server(
                     self._protocol, sock=sock, backlog=self.backlog
+                )
+            elif ssl is not None:
+                server = await self.loop.create_server(
+                    self._protocol,
+                    sock=sock,
+                    backlog=self.backlog,
+                    ssl=ssl,
+                    ssl_handshake_timeout=self.limits.header_timeout,
                 )
             else:
                 server = await self.loop.create_server(

@@ -174,7 +174,7 @@ def _fake_exchange(host: bytes, server: Any, client: Any) -> Any:
         accepts_trailers=False,
         proxied=False,
     )
-    return SimpleNamespace(request=request, server=server, client=client)
+    return SimpleNamespace(request=request, server=server, client=client, scheme="http")
 
 
 def test_unix_socket_names_the_server_from_host() -> None:

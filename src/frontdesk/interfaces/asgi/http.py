@@ -97,7 +97,7 @@ class ASGIHandler:
         }
 
     def scope_for(self, exchange: Exchange) -> Scope:
-        scope = self.base_scope(exchange, "http", "http")
+        scope = self.base_scope(exchange, "http", exchange.scheme)
         scope["method"] = exchange.request.method
         scope["extensions"] = {
             "http.response.pathsend": {},

@@ -148,7 +148,8 @@ class WebSocketSession:
 
     def scope(self) -> Scope:
         # Path decoding, root_path, addresses and trusted proxies live in one place.
-        scope = self.handler.base_scope(self.exchange, "websocket", "ws")
+        scheme = "wss" if self.exchange.scheme == "https" else "ws"
+        scope = self.handler.base_scope(self.exchange, "websocket", scheme)
         scope["subprotocols"] = list(self._subprotocols)
         scope["extensions"] = {"websocket.http.response": {}}
         return scope

@@ -111,7 +111,7 @@ class EnvironBuilder:
         environ["wsgi.input"] = wsgi_input
 
         client = exchange.client
-        scheme = "http"
+        scheme = exchange.scheme
         trusted = self.trusted_proxies
         if trusted is not None and request.proxied:  # resolve() is for requests that need it
             client, scheme, _host = resolve(client, scheme, request.headers, trusted)

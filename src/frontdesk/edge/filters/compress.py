@@ -1,0 +1,249 @@
+"""Response compression (nginx's ``gzip`` and ``brotli`` modules), invisible to the handler.
+
+The handler answers as usual through a ``CompressingExchange``. A response is compressed
+when all of these hold:
+
+- the request is not HEAD, and the status is not 1xx, 204, 206 (a range of the identity
+  representation) or 304;
+- the response has no Content-Encoding of its own and no ``Cache-Control: no-transform``;
+- its Content-Type matches the configured media types (``negotiate.DEFAULT_TYPES``);
+- the client's Accept-Encoding accepts br or gzip (q-values honoured; ties go to br);
+- the body is at least ``min_size`` bytes. A declared Content-Length decides that at
+  ``start``; without one the decision waits for the first body bytes: a whole body given at
+  once to ``end`` is measured, a body that starts streaming is compressed.
+
+``Vary: Accept-Encoding`` is added to every response that could have been compressed (its
+form depends on that field even when this client got identity). A compressed response loses
+its Content-Length (the core then uses the compressed length when the whole body is known at
+once, else chunked framing) and Accept-Ranges, and a strong ETag becomes weak, as in nginx.
+
+Streaming: each ``write`` is compressed and flushed at once, so a client can decode every
+piece as it arrives and nothing is held back; memory per response is the compressor's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import BinaryIO
+
+from frontdesk.edge.filters.encoders import Encoder, available_codings, make_encoder
+from frontdesk.edge.filters.negotiate import DEFAULT_TYPES, MediaTypes, choose_coding
+from frontdesk.edge.filters.proxy import ExchangeProxy, Fields
+from frontdesk.errors import LocalProtocolError
+from frontdesk.http.connection import Handler
+from frontdesk.http.exchange import Exchange
+from frontdesk.http.rules import status_line
+from frontdesk.http.writer import encode_fields
+
+_UNCOMPRESSIBLE_STATUSES = frozenset({204, 206, 304})
+_FILE_PIECE = 64 * 1024
+
+# What the proxy does with the body: pass it as is, wait for the first bytes to decide, or
+# compress it.
+_PASS, _DEFER, _COMPRESS = range(3)
+
+
+class CompressionFilter:
+    """Compresses ``inner``'s responses where it pays (see the module docstring)."""
+
+    def __init__(
+        self,
+        inner: Handler,
+        *,
+        min_size: int = 256,
+        types: Iterable[str] = DEFAULT_TYPES,
+        codings: Sequence[str] | None = None,
+        gzip_level: int = 6,
+        brotli_quality: int = 4,
+    ) -> None:
+        self.inner = inner
+        self.min_size = min_size
+        self.types = MediaTypes(types)
+        usable = available_codings()
+        #: the codings offered, most preferred first (br only where brotli is installed)
+        self.codings = tuple(c for c in (codings or usable) if c in usable)
+        self.gzip_level = gzip_level
+        self.brotli_quality = brotli_quality
+
+    def handle(self, exchange: Exchange) -> None:
+        request = exchange.request
+        if request.method == "HEAD":
+            self.inner.handle(exchange)
+            return
+        accept = [value for name, value in request.headers if name == b"accept-encoding"]
+        coding = choose_coding(accept, self.codings)
+        self.inner.handle(CompressingExchange(exchange, self, coding).as_exchange())
+
+    def encoder(self, coding: str) -> Encoder:
+        return make_encoder(coding, self.gzip_level, self.brotli_quality)
+
+
+def _has_token(fields: Fields, name: bytes, token: bytes) -> bool:
+    for key, value in fields:
+        if key.lower() == name:
+            for item in value.lower().split(b","):
+                if item.strip() in (token, b"*"):
+                    return True
+    return False
+
+
+class CompressingExchange(ExchangeProxy):
+    """The exchange a compressed handler sees: its body goes through an ``Encoder``."""
+
+    def __init__(self, inner: Exchange, config: CompressionFilter, coding: str | None) -> None:
+        super().__init__(inner)
+        self._config = config
+        self._coding = coding
+        self._mode = _PASS
+        self._encoder: Encoder | None = None
+        # The response head, held while the decision waits for the first body bytes.
+        self._status = 0
+        self._fields: Fields = []
+        self._trailers = False
+        # The app's own Content-Length (it is dropped when compressing, so held here).
+        self._declared = -1
+        self._sent = 0
+
+    # -- state seen by the handler -----------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._mode == _DEFER or self.inner.started
+
+    @property
+    def status(self) -> int:
+        return self._status if self._mode == _DEFER else self.inner.status
+
+    @property
+    def coding(self) -> str | None:
+        """The coding applied to the body, once decided (None: identity)."""
+        return self._coding if self._mode == _COMPRESS else None
+
+    # -- the response ------------------------------------------------------------------------
+
+    def start(
+        self, status: int, headers: Iterable[Sequence[bytes]], *, trailers: bool = False
+    ) -> None:
+        if self.started:
+            raise LocalProtocolError("response already started")
+        fields = [(bytes(name), bytes(value)) for name, value in headers]
+        if not self._eligible(status, fields):
+            self.inner.start(status, fields, trailers=trailers)
+            return
+        if not _has_token(fields, b"vary", b"accept-encoding"):
+            fields.append((b"vary", b"accept-encoding"))
+        length = self._content_length(fields)
+        if self._coding is None or (length is not None and length < self._config.min_size):
+            self.inner.start(status, fields, trailers=trailers)
+            return
+        if length is None:
+            # Refused now if the head is malformed, as the core would, not at the first write.
+            status_line(status)
+            encode_fields(fields)
+            self._status, self._fields, self._trailers = status, fields, trailers
+            self._mode = _DEFER
+            return
+        self._declared = length
+        self._begin(status, fields, trailers)
+
+    def _eligible(self, status: int, fields: Fields) -> bool:
+        if status < 200 or status in _UNCOMPRESSIBLE_STATUSES:
+            return False
+        content_type: bytes | None = None
+        for name, value in fields:
+            key = name.lower()
+            if key == b"content-encoding":
+                return False
+            if key == b"content-type" and content_type is None:
+                content_type = value
+        if _has_token(fields, b"cache-control", b"no-transform"):
+            return False
+        return content_type is not None and self._config.types.matches(content_type)
+
+    @staticmethod
+    def _content_length(fields: Fields) -> int | None:
+        for name, value in fields:
+            if name.lower() == b"content-length" and value.strip().isdigit():
+                return int(value)
+        return None
+
+    def _begin(self, status: int, fields: Fields, trailers: bool) -> None:
+        """Start the inner response as compressed: the body's fields now describe the coding."""
+        coding = self._coding
+        assert coding is not None
+        out: Fields = []
+        for name, value in fields:
+            key = name.lower()
+            if key in (b"content-length", b"accept-ranges"):
+                continue
+            if key == b"etag" and not value.startswith(b"W/"):
+                value = b"W/" + value  # the same entity, but no longer byte-for-byte
+            out.append((name, value))
+        out.append((b"content-encoding", coding.encode("ascii")))
+        self.inner.start(status, out, trailers=trailers)
+        self._encoder = self._config.encoder(coding)
+        self._mode = _COMPRESS
+
+    def _undefer(self, compress: bool) -> None:
+        status, fields, trailers = self._status, self._fields, self._trailers
+        self._fields = []
+        if compress:
+            self._begin(status, fields, trailers)
+        else:
+            self._mode = _PASS
+            self.inner.start(status, fields, trailers=trailers)
+
+    def _count(self, size: int) -> None:
+        self._sent += size
+        if 0 <= self._declared < self._sent:
+            self.inner.abort()
+            raise LocalProtocolError("response body longer than its Content-Length")
+
+    def write(self, data: bytes) -> None:
+        if self._mode == _DEFER:
+            if not data:
+                return
+            self._undefer(True)  # a body that streams: compressed, whatever its size
+        if self._mode == _PASS:
+            self.inner.write(data)
+            return
+        if data:
+            self._count(len(data))
+            assert self._encoder is not None
+            out = self._encoder.compress(data)
+            if out:
+                self.inner.write(out)
+
+    def end(self, data: bytes = b"", trailers: Fields | None = None) -> None:
+        if self._mode == _DEFER:
+            # The whole body is here: a small one is not worth a coding.
+            self._undefer(len(data) >= self._config.min_size)
+        if self._mode == _PASS:
+            self.inner.end(data, trailers)
+            return
+        self._count(len(data))
+        if self._sent < self._declared:
+            # Fewer bytes than the app declared: the client must see the body cut short,
+            # not a well-formed compressed stream.
+            self.inner.abort()
+            return
+        assert self._encoder is not None
+        self.inner.end(self._encoder.finish(data), trailers)
+
+    async def sendfile(self, file: BinaryIO, offset: int, count: int) -> None:
+        if self._mode == _DEFER:
+            if count == 0:
+                return
+            self._undefer(count >= self._config.min_size)
+        if self._mode == _PASS:
+            await self.inner.sendfile(file, offset, count)
+            return
+        # Compression needs the bytes: read and compress in pieces, under back-pressure.
+        file.seek(offset)
+        while count > 0:
+            data = file.read(min(count, _FILE_PIECE))
+            if not data:
+                raise LocalProtocolError("file shorter than the length being sent")
+            count -= len(data)
+            self.write(data)
+            await self.inner.drain()

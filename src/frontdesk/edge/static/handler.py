@@ -1,0 +1,412 @@
+"""``StaticFiles``: a core ``Handler`` serving a directory under a URL prefix (nginx's role).
+
+One request, in order: the method (GET and HEAD only), the path made safe (``paths``), the
+lookup through the descriptor cache (``cache``) with the resolved path checked to lie under
+the resolved root, directories (a slash redirect, then index files), the representation
+(a precompressed sibling by Accept-Encoding, ``encoding``), the preconditions
+(``conditional``), the ranges (``ranges``), then the body through the core's
+``Exchange.sendfile``. Everything before the body runs inline in ``handle``; only a body
+that needs to await (a large file, several ranges) gets a task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from typing import BinaryIO, cast
+
+from frontdesk.edge.static import mime
+from frontdesk.edge.static.cache import (
+    DIRECTORY,
+    FILE,
+    FORBIDDEN,
+    MISSING,
+    SPECIAL,
+    Entry,
+    FileCache,
+    FileView,
+)
+from frontdesk.edge.static.conditional import Conditions, evaluate, if_range_holds
+from frontdesk.edge.static.encoding import CODINGS, choose_coding
+from frontdesk.edge.static.httpdate import format_http_date
+from frontdesk.edge.static.paths import Located, MountPoint, PathRefused, encode_path, inside
+from frontdesk.edge.static.ranges import ByteRange, multipart, parse_range
+from frontdesk.errors import ClientDisconnected, ConfigError, LocalProtocolError
+from frontdesk.http.exchange import Exchange
+from frontdesk.http.rules import reason_phrase
+
+log = logging.getLogger("frontdesk.edge.static")
+
+#: bodies up to this size are read with one pread and written with the head (one write, no
+#: task); larger ones go through ``Exchange.sendfile``
+INLINE_MAX = 16 * 1024
+
+_ALLOW = (b"allow", b"GET, HEAD")
+_TEXT = b"text/plain; charset=utf-8"
+_VARY = (b"vary", b"Accept-Encoding")
+_ACCEPT_RANGES = (b"accept-ranges", b"bytes")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_SUFFIX_TAG = {"br": b"br", "gzip": b"gz"}
+_FIELDS = frozenset(
+    {
+        b"accept-encoding",
+        b"if-match",
+        b"if-modified-since",
+        b"if-none-match",
+        b"if-range",
+        b"if-unmodified-since",
+        b"range",
+    }
+)
+
+Headers = list[tuple[bytes, bytes]]
+
+
+class StaticFiles:
+    """Serve the files under ``root`` at URL ``prefix``; see the package docstring."""
+
+    def __init__(
+        self,
+        prefix: str,
+        root: str | os.PathLike[str],
+        *,
+        alias: bool = False,
+        index: tuple[str, ...] = ("index.html",),
+        cache_control: str | None = None,
+        follow_symlinks_outside: bool = False,
+        precompressed: bool = True,
+        nosniff: bool = True,
+        max_ranges: int = 100,
+        file_cache: FileCache | None = None,
+    ) -> None:
+        self.mount = MountPoint(prefix, root, alias=alias)
+        if not os.path.isdir(self.mount.directory):
+            raise ConfigError(f"static root {root!r} is not a directory")
+        for name in index:
+            if not name or name in (".", "..") or "/" in name or "\x00" in name:
+                raise ConfigError(f"index file name {name!r} is not a plain file name")
+        if max_ranges < 1:
+            raise ConfigError("max_ranges must be at least 1")
+        self.index = index
+        self.follow_symlinks_outside = follow_symlinks_outside
+        self.precompressed = precompressed
+        self.max_ranges = max_ranges
+        self.cache = file_cache if file_cache is not None else FileCache()
+        extra: Headers = []
+        if cache_control is not None:
+            if not cache_control.isascii() or not cache_control.isprintable():
+                raise ConfigError(f"cache_control {cache_control!r} must be printable ASCII")
+            extra.append((b"cache-control", cache_control.encode("ascii")))
+        self._cache_fields = extra
+        self._nosniff = nosniff
+        self._root_real = ""
+        self._root_expires = float("-inf")
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def matches(self, path: bytes) -> bool:
+        """Whether the request path (raw, percent-encoded) is under this route's prefix."""
+        return self.mount.matches(path)
+
+    def close(self) -> None:
+        """Close the cached descriptors (those in use close when their response ends)."""
+        self.cache.close()
+
+    # -- the request -----------------------------------------------------------------------
+
+    def handle(self, exchange: Exchange) -> None:
+        try:
+            self._handle(exchange, retried=False)
+        except ClientDisconnected:
+            pass  # gone before its answer: nothing to send, nothing held
+
+    def _handle(self, exchange: Exchange, *, retried: bool) -> None:
+        request = exchange.request
+        if request.method != "GET" and request.method != "HEAD":
+            _plain(exchange, 405, [_ALLOW])
+            return
+        try:
+            located = self.mount.locate(request.path)
+        except PathRefused as refused:
+            _plain(exchange, refused.status)
+            return
+        entry = self._lookup(located.fs_path)
+        name = located.segments[-1] if located.segments else ""
+        if entry.kind == DIRECTORY:
+            if not located.trailing_slash:
+                self._redirect_to_directory(exchange, located)
+                return
+            index = self._index(located.fs_path)
+            if index is None:
+                # No listing of directories (nginx without autoindex answers 403 too).
+                _plain(exchange, 403)
+                return
+            entry, name = index
+        elif entry.kind == FILE and located.trailing_slash:
+            _plain(exchange, 404)  # "file.txt/" names nothing, as ENOTDIR says
+            return
+        if entry.kind == FILE:
+            self._serve(exchange, entry, name, retried=retried)
+        else:
+            _plain(exchange, _status_for(entry))
+
+    def _root(self) -> str:
+        """The root, resolved; resolved again every ``valid`` seconds, so a root behind a
+        symlink that a deploy swaps (``current -> releases/42``) is followed."""
+        now = self.cache.clock()
+        if now >= self._root_expires:
+            self._root_real = os.path.realpath(self.mount.directory)
+            self._root_expires = now + self.cache.valid
+        return self._root_real
+
+    def _lookup(self, fs_path: str) -> Entry:
+        entry = self.cache.lookup(fs_path)
+        if (
+            entry.kind != MISSING
+            and not self.follow_symlinks_outside
+            and not inside(entry.real, self._root())
+        ):
+            # A symlink out of the root: the same answer as a missing file.
+            return Entry(fs_path, entry.real, MISSING, None)
+        return entry
+
+    def _index(self, directory: str) -> tuple[Entry, str] | None:
+        for name in self.index:
+            entry = self._lookup(directory + "/" + name)
+            if entry.kind == FILE:
+                return entry, name
+        return None
+
+    def _redirect_to_directory(self, exchange: Exchange, located: Located) -> None:
+        # Rebuilt from the checked segments, so it never starts with "//" (an open redirect).
+        location = encode_path(located.segments, True)
+        query = exchange.request.query
+        if query:
+            location += b"?" + query
+        _plain(exchange, 301, [(b"location", location)])
+
+    def _siblings(self, entry: Entry) -> tuple[tuple[str, Entry], ...]:
+        found = []
+        for coding, suffix in CODINGS:
+            sibling = self._lookup(entry.path + suffix)
+            if sibling.kind == FILE:
+                found.append((coding, sibling))
+        return tuple(found)
+
+    # -- the response ----------------------------------------------------------------------
+
+    def _serve(self, exchange: Exchange, entry: Entry, name: str, *, retried: bool) -> None:
+        request = exchange.request
+        fields = _request_fields(request.headers)
+        is_get = request.method == "GET"
+        range_values = fields.get(b"range") if is_get else None
+        siblings = self._siblings(entry) if self.precompressed else ()
+        chosen, coding, fd = entry, None, -1
+        # A Range request gets the identity file: byte ranges of a sibling would be ranges
+        # of another representation (ETags differ, so If-Range can never splice the two).
+        if siblings and range_values is None:
+            accept = fields.get(b"accept-encoding")
+            coding = choose_coding(
+                b", ".join(accept) if accept else None, tuple(c for c, _ in siblings)
+            )
+            for sibling_coding, sibling in siblings:
+                if sibling_coding == coding:
+                    try:
+                        fd = self.cache.acquire(sibling)
+                        chosen = sibling
+                    except OSError:
+                        coding = None  # unreadable sibling: fall back to the file itself
+        if fd < 0:
+            try:
+                fd = self.cache.acquire(entry)
+            except OSError as exc:
+                _plain(exchange, 403 if isinstance(exc, PermissionError) else 404)
+                return
+        handed_off = False
+        try:
+            handed_off = self._respond(
+                exchange, fields, chosen, fd, coding, bool(siblings), name, retried
+            )
+        finally:
+            if not handed_off:
+                self.cache.release(chosen)
+
+    def _respond(
+        self,
+        exchange: Exchange,
+        fields: dict[bytes, list[bytes]],
+        entry: Entry,
+        fd: int,
+        coding: str | None,
+        vary: bool,
+        name: str,
+        retried: bool,
+    ) -> bool:
+        """Answer from an acquired descriptor; True when a task took it over (and releases it)."""
+        request = exchange.request
+        now = int(time.time())
+        etag = _etag(entry, coding)
+        last_modified = min(entry.mtime_ns // 1_000_000_000, now)  # never in the future
+        headers: Headers = [(b"etag", etag), (b"last-modified", format_http_date(last_modified))]
+        if vary:
+            headers.append(_VARY)
+        headers.extend(self._cache_fields)
+        conditions = Conditions(
+            if_match=_joined(fields, b"if-match"),
+            if_none_match=_joined(fields, b"if-none-match"),
+            if_modified_since=_single(fields, b"if-modified-since"),
+            if_unmodified_since=_single(fields, b"if-unmodified-since"),
+        )
+        status = evaluate(conditions, request.method, etag, last_modified, now)
+        if status is not None:
+            if status == 304:
+                exchange.start(304, headers)
+                exchange.end()
+            else:
+                _plain(exchange, status)
+            return False
+        size = entry.size
+        headers.append(_ACCEPT_RANGES)
+        if self._nosniff:
+            headers.append(_NOSNIFF)
+        content_type = mime.content_type(name)
+        if coding is not None:
+            headers.append((b"content-encoding", coding.encode("ascii")))
+        ranges: tuple[ByteRange, ...] | None = None
+        range_values = fields.get(b"range") if request.method == "GET" else None
+        if range_values is not None and len(range_values) == 1:
+            if_range = fields.get(b"if-range")
+            # Several If-Range fields are malformed: a full answer is the safe reading.
+            if if_range is None or (
+                len(if_range) == 1 and if_range_holds(if_range[0], etag, last_modified, now)
+            ):
+                ranges = parse_range(range_values[0], size, self.max_ranges)
+        if ranges == ():
+            _plain(exchange, 416, [*headers, (b"content-range", b"bytes */%d" % size)])
+            return False
+        if ranges is not None and len(ranges) > 1:
+            layout = multipart(ranges, size, content_type)
+            headers.append((b"content-type", layout.content_type))
+            headers.append((b"content-length", b"%d" % layout.length))
+            exchange.start(206, headers)
+            self._spawn(exchange, entry, fd, layout.parts, layout.tail)
+            return True
+        headers.append((b"content-type", content_type))
+        if ranges is None:
+            status, part = 200, ByteRange(0, size - 1)
+        else:
+            status, part = 206, ranges[0]
+            headers.append((b"content-range", part.content_range(size)))
+        count = part.length
+        headers.append((b"content-length", b"%d" % count))
+        if request.method == "HEAD" or count == 0:
+            exchange.start(status, headers)
+            exchange.end()
+            return False
+        if count > INLINE_MAX:
+            exchange.start(status, headers)
+            self._spawn(exchange, entry, fd, ((b"", part),), b"")
+            return True
+        data = os.pread(fd, count, part.first)
+        if len(data) != count:
+            # Truncated since it was looked up: look again (once) rather than lie.
+            self.cache.invalidate(entry)
+            if retried:
+                _plain(exchange, 503, [(b"retry-after", b"1")])
+            else:
+                self._handle(exchange, retried=True)
+            return False
+        exchange.start(status, headers)
+        exchange.end(data)
+        return False
+
+    def _spawn(
+        self,
+        exchange: Exchange,
+        entry: Entry,
+        fd: int,
+        parts: Sequence[tuple[bytes, ByteRange]],
+        tail: bytes,
+    ) -> None:
+        task = asyncio.get_running_loop().create_task(self._send(exchange, entry, fd, parts, tail))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(
+        self,
+        exchange: Exchange,
+        entry: Entry,
+        fd: int,
+        parts: Sequence[tuple[bytes, ByteRange]],
+        tail: bytes,
+    ) -> None:
+        view = cast(BinaryIO, FileView(fd))
+        try:
+            for head, part in parts:
+                if head:
+                    exchange.write(head)
+                await exchange.sendfile(view, part.first, part.length)
+            # Native sendfile stops quietly at a shortened end of file; the count already
+            # went into the framing, so a file truncated under us must end the connection.
+            if os.fstat(fd).st_size <= max(item.last for _, item in parts):
+                raise LocalProtocolError("file truncated while being sent")
+            exchange.end(tail)
+        except ClientDisconnected:
+            pass
+        except (LocalProtocolError, OSError) as exc:
+            log.warning("static file %s: %s; closing the connection", entry.path, exc)
+            self.cache.invalidate(entry)
+            exchange.abort()
+        finally:
+            self.cache.release(entry)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _status_for(entry: Entry) -> int:
+    """The answer for a path that is not a servable file."""
+    if entry.kind == FORBIDDEN:
+        return 403
+    if entry.kind == MISSING or entry.kind == SPECIAL:
+        return 404  # FIFOs, sockets and devices are never served
+    return 500  # the lookup failed in an unexpected way (EIO...)
+
+
+def _etag(entry: Entry, coding: str | None) -> bytes:
+    """``"<hex mtime ns>-<hex size>"``, nginx's shape with nanoseconds, so an edit of the same
+    size within one second still changes it; a sibling's tag also names its coding."""
+    if coding is None:
+        return b'"%x-%x"' % (entry.mtime_ns, entry.size)
+    return b'"%x-%x-%s"' % (entry.mtime_ns, entry.size, _SUFFIX_TAG[coding])
+
+
+def _request_fields(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, list[bytes]]:
+    found: dict[bytes, list[bytes]] = {}
+    for name, value in headers:
+        if name in _FIELDS:
+            found.setdefault(name, []).append(value)
+    return found
+
+
+def _joined(fields: dict[bytes, list[bytes]], name: bytes) -> bytes | None:
+    values = fields.get(name)
+    return None if values is None else b", ".join(values)
+
+
+def _single(fields: dict[bytes, list[bytes]], name: bytes) -> bytes | None:
+    """A date field's value; several fields make it invalid, so ignored (RFC 9110 13.1.3)."""
+    values = fields.get(name)
+    return values[0] if values is not None and len(values) == 1 else None
+
+
+def _plain(exchange: Exchange, status: int, extra: Headers | None = None) -> None:
+    """A short text answer (errors, redirects)."""
+    body = b"%d %s\n" % (status, reason_phrase(status))
+    headers: Headers = [(b"content-type", _TEXT)]
+    if extra:
+        headers.extend(extra)
+    exchange.start(status, headers)
+    exchange.end(body)

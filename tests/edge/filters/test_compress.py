@@ -1,0 +1,324 @@
+"""Response compression: negotiation, what is and is not compressed, framing, streaming.
+
+Bodies are read raw and decoded with the real libraries (zlib's gzip, the brotli package).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import zlib
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from frontdesk.edge.filters import CompressionFilter
+from frontdesk.edge.filters.negotiate import MediaTypes, choose_coding, parse_accept_encoding
+from frontdesk.http import Exchange
+from tests.edge.filters.support import LoopServer, Scripted, serve
+
+try:
+    import brotli
+except ImportError:  # an optional dependency: gzip is tested without it
+    brotli = None
+
+needs_brotli = pytest.mark.skipif(brotli is None, reason="the brotli package is not installed")
+#: what a client accepting both gets
+PREFERRED = "br" if brotli is not None else "gzip"
+
+TEXT = b"frontdesk compresses text that repeats itself. " * 40  # ~1.9 KB
+AVAILABLE = ("br", "gzip")
+
+
+def gunzip(data: bytes) -> bytes:
+    return zlib.decompress(data, 16 + zlib.MAX_WBITS)
+
+
+def decode(coding: str | None, data: bytes) -> bytes:
+    if coding == "gzip":
+        return gunzip(data)
+    if coding == "br":
+        assert brotli is not None
+        out: bytes = brotli.decompress(data)
+        return out
+    return data
+
+
+# -- negotiation ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        ([b"gzip, deflate, br"], "br"),
+        ([b"gzip"], "gzip"),
+        ([b"gzip;q=1.0, br;q=0.5"], "gzip"),
+        ([b"br;q=0, *"], "gzip"),
+        ([b"*;q=0.1, gzip;q=0"], "br"),
+        ([b"gzip;q=0"], None),
+        ([b"*;q=0"], None),
+        ([b"identity"], None),
+        ([b"x-gzip"], "gzip"),
+        ([b"GZIP ; Q=0.8"], "gzip"),
+        ([b"gzip;q=abc, br"], "br"),  # a malformed member is skipped
+        ([b"deflate", b"gzip"], "gzip"),  # several fields combine
+        ([], None),
+    ],
+)
+def test_choose_coding(accept: list[bytes], expected: str | None) -> None:
+    assert choose_coding(accept, AVAILABLE) == expected
+
+
+def test_parse_accept_encoding_q_values() -> None:
+    assert parse_accept_encoding([b"gzip;q=0.5, br;q=2, identity;q=0"]) == {
+        "gzip": 0.5,
+        "br": 1.0,
+        "identity": 0.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("content_type", "expected"),
+    [
+        (b"text/html; charset=utf-8", True),
+        (b"TEXT/CSS", True),
+        (b"application/json", True),
+        (b"application/problem+json", True),
+        (b"application/atom+xml", True),
+        (b"image/svg+xml", True),
+        (b"application/javascript", True),
+        (b"image/png", False),
+        (b"application/octet-stream", False),
+        (b"text/event-stream", False),
+    ],
+)
+def test_default_media_types(content_type: bytes, expected: bool) -> None:
+    from frontdesk.edge.filters.negotiate import DEFAULT_TYPES
+
+    assert MediaTypes(DEFAULT_TYPES).matches(content_type) is expected
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+def respond(exchange: Exchange) -> None:
+    """The response is chosen by the path: /<kind>[/<content-type>]."""
+    path = exchange.request.path.decode()
+    kind, _, rest = path.strip("/").partition("/")
+    ctype = (rest or "text/plain").encode()
+    fields = [(b"content-type", ctype)]
+    if kind == "whole":
+        exchange.start(200, fields)
+        exchange.end(TEXT)
+    elif kind == "small":
+        exchange.start(200, fields)
+        exchange.end(b"tiny")
+    elif kind == "declared":
+        exchange.start(200, [*fields, (b"content-length", b"%d" % len(TEXT))])
+        exchange.write(TEXT[:1000])
+        exchange.end(TEXT[1000:])
+    elif kind == "small-declared":
+        exchange.start(200, [*fields, (b"Content-Length", b"4")])
+        exchange.end(b"tiny")
+    elif kind == "encoded":
+        exchange.start(200, [*fields, (b"content-encoding", b"gzip")])
+        exchange.end(zlib.compress(TEXT))
+    elif kind == "partial":
+        exchange.start(206, [*fields, (b"content-range", b"bytes 0-1919/9999")])
+        exchange.end(TEXT)
+    elif kind == "not-modified":
+        exchange.start(304, [(b"etag", b'"v1"')])
+        exchange.end()
+    elif kind == "no-transform":
+        exchange.start(200, [*fields, (b"cache-control", b"public, no-transform")])
+        exchange.end(TEXT)
+    elif kind == "etag":
+        exchange.start(200, [*fields, (b"etag", b'"v1"'), (b"accept-ranges", b"bytes")])
+        exchange.end(TEXT)
+    elif kind == "vary":
+        exchange.start(200, [*fields, (b"vary", b"Cookie")])
+        exchange.end(TEXT)
+    else:
+        exchange.start(404, fields)
+        exchange.end(b"no such test response")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LoopServer]:
+    with serve(CompressionFilter(Scripted(respond))) as server:
+        yield server
+
+
+def fetch(
+    server: LoopServer, path: str, accept: str | None = "gzip, br", method: str = "GET"
+) -> tuple[httpx.Response, bytes]:
+    headers = {"accept-encoding": accept} if accept is not None else {}
+    with httpx.Client(base_url=server.url) as client:
+        if accept is None:
+            del client.headers["accept-encoding"]
+        with client.stream(method, path, headers=headers) as response:
+            raw = b"".join(response.iter_raw())
+    return response, raw
+
+
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        ("gzip", "gzip"),
+        pytest.param("br", "br", marks=needs_brotli),
+        ("gzip;q=0.9, br;q=0.8", "gzip"),
+        ("br, gzip", PREFERRED),
+    ],
+)
+def test_whole_body_compressed_with_a_recomputed_length(
+    server: LoopServer, accept: str, coding: str
+) -> None:
+    response, raw = fetch(server, "/whole", accept)
+    assert response.headers["content-encoding"] == coding
+    assert response.headers["vary"] == "accept-encoding"
+    assert int(response.headers["content-length"]) == len(raw) < len(TEXT) // 4
+    assert decode(coding, raw) == TEXT
+
+
+@pytest.mark.parametrize("accept", [None, "identity", "gzip;q=0, br;q=0", "deflate"])
+def test_identity_when_the_client_accepts_no_coding(server: LoopServer, accept: str | None) -> None:
+    response, raw = fetch(server, "/whole", accept)
+    assert "content-encoding" not in response.headers
+    assert response.headers["vary"] == "accept-encoding"  # it could have been compressed
+    assert raw == TEXT
+
+
+def test_declared_length_streamed_is_compressed_and_chunked(server: LoopServer) -> None:
+    response, raw = fetch(server, "/declared/application/json", "gzip")
+    assert response.headers["content-encoding"] == "gzip"
+    assert "content-length" not in response.headers
+    assert response.headers["transfer-encoding"] == "chunked"
+    assert gunzip(raw) == TEXT
+
+
+@pytest.mark.parametrize("path", ["/small", "/small-declared"])
+def test_small_bodies_are_left_alone(server: LoopServer, path: str) -> None:
+    response, raw = fetch(server, path)
+    assert "content-encoding" not in response.headers
+    assert response.headers["content-length"] == "4"
+    assert response.headers["vary"] == "accept-encoding"
+    assert raw == b"tiny"
+
+
+@pytest.mark.parametrize(
+    ("path", "coding"),
+    [
+        ("/whole/application/vnd.api+json", PREFERRED),
+        ("/whole/image/svg+xml", PREFERRED),
+        ("/whole/image/png", None),
+        ("/whole/application/octet-stream", None),
+    ],
+)
+def test_only_compressible_types(server: LoopServer, path: str, coding: str | None) -> None:
+    response, raw = fetch(server, path)
+    assert response.headers.get("content-encoding") == coding
+    assert ("vary" in response.headers) is (coding is not None)
+    assert decode(coding, raw) == TEXT
+
+
+def test_untouched_responses(server: LoopServer) -> None:
+    response, raw = fetch(server, "/encoded")
+    assert response.headers["content-encoding"] == "gzip" and zlib.decompress(raw) == TEXT
+    assert "vary" not in response.headers
+    response, raw = fetch(server, "/partial")
+    assert (response.status_code, raw) == (206, TEXT)
+    assert "content-encoding" not in response.headers
+    response, raw = fetch(server, "/not-modified")
+    assert (response.status_code, raw) == (304, b"")
+    assert response.headers["etag"] == '"v1"'
+    response, raw = fetch(server, "/no-transform")
+    assert "content-encoding" not in response.headers and raw == TEXT
+
+
+def test_head_is_untouched(server: LoopServer) -> None:
+    response, raw = fetch(server, "/whole", method="HEAD")
+    assert "content-encoding" not in response.headers and "vary" not in response.headers
+    assert response.headers["content-length"] == str(len(TEXT)) and raw == b""
+
+
+def test_etag_weakened_accept_ranges_dropped_vary_merged(server: LoopServer) -> None:
+    response, raw = fetch(server, "/etag", "gzip")
+    assert response.headers["etag"] == 'W/"v1"'
+    assert "accept-ranges" not in response.headers
+    response, raw = fetch(server, "/vary", "gzip")
+    assert response.headers.get_list("vary") == ["Cookie", "accept-encoding"]
+    assert gunzip(raw) == TEXT
+
+
+def test_without_brotli_gzip_is_used() -> None:
+    with serve(CompressionFilter(Scripted(respond), codings=("gzip",))) as server:
+        response, raw = fetch(server, "/whole", "br, gzip;q=0.5")
+        assert response.headers["content-encoding"] == "gzip" and gunzip(raw) == TEXT
+        response, raw = fetch(server, "/whole", "br")
+        assert "content-encoding" not in response.headers and raw == TEXT
+
+
+def test_sendfile_bodies_are_compressed() -> None:
+    async def send_file(exchange: Exchange) -> None:
+        exchange.start(200, [(b"content-type", b"text/css")])
+        await exchange.sendfile(io.BytesIO(b"xx" + TEXT * 50), 2, len(TEXT) * 50)
+        exchange.end()
+
+    with serve(CompressionFilter(Scripted(send_file))) as server:
+        response, raw = fetch(server, "/", "gzip")
+        assert response.headers["content-encoding"] == "gzip"
+        assert gunzip(raw) == TEXT * 50
+
+
+@pytest.mark.parametrize("coding", ["gzip", pytest.param("br", marks=needs_brotli)])
+def test_streamed_response_is_compressed_incrementally(coding: str) -> None:
+    """The first piece reaches the client, decodable, while the handler is still waiting."""
+    loop_release: list[asyncio.Event] = []
+
+    async def stream(exchange: Exchange) -> None:
+        gate = asyncio.Event()
+        loop_release.append(gate)
+        exchange.start(200, [(b"content-type", b"text/plain")])
+        exchange.write(b"first piece " * 10)
+        await gate.wait()
+        exchange.write(b"second piece " * 10)
+        exchange.end(b"the end")
+
+    with serve(CompressionFilter(Scripted(stream))) as server, httpx.Client() as client:
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS) if coding == "gzip" else None
+        br = brotli.Decompressor() if brotli is not None and coding == "br" else None
+
+        def feed(piece: bytes) -> bytes:
+            if decoder is not None:
+                return decoder.decompress(piece)
+            assert br is not None
+            out: bytes = br.process(piece)
+            return out
+
+        headers = {"accept-encoding": coding}
+        with client.stream("GET", server.url + "/", headers=headers) as response:
+            assert response.headers["content-encoding"] == coding
+            pieces = response.iter_raw()
+            decoded = b""
+            while len(decoded) < len(b"first piece " * 10):
+                decoded += feed(next(pieces))
+            # Decoded while the handler still waits for the gate: nothing was held back.
+            assert decoded == b"first piece " * 10
+            server.call_soon(loop_release[0].set)
+            decoded += b"".join(feed(piece) for piece in pieces)
+        assert decoded == b"first piece " * 10 + b"second piece " * 10 + b"the end"
+
+
+def test_handler_sees_the_status_and_start_state_of_a_deferred_response() -> None:
+    seen: list[tuple[bool, int]] = []
+
+    def script(exchange: Exchange) -> None:
+        exchange.start(201, [(b"content-type", b"text/plain")])
+        seen.append((exchange.started, exchange.status))
+        exchange.end(TEXT)
+
+    with serve(CompressionFilter(Scripted(script))) as server:
+        response, raw = fetch(server, "/", "gzip")
+        assert response.status_code == 201 and gunzip(raw) == TEXT
+    assert seen == [(True, 201)]
