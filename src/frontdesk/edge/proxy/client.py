@@ -1,0 +1,478 @@
+"""One connection to an upstream server: an asyncio protocol reading responses with httptools.
+
+The proxy writes a request's bytes itself (``write``/``drain``) and reads the response through
+``read_head`` and ``read_body``; between requests the connection sits idle in its pool. A
+fresh llhttp parser is made for every response, so a connection never carries parser state
+from one exchange into the next.
+
+Invariants:
+- bytes or an end of stream arriving while the connection is idle make it unusable: a
+  kept-alive connection the upstream closed is noticed before it is handed out again;
+- reading pauses while more than ``high`` body bytes wait to be read (back-pressure towards
+  the upstream), and resumes below ``low``;
+- every failure is an ``UpstreamError`` that tells whether request bytes were written and
+  whether any response byte arrived: what the retry rules need to know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+import httptools
+
+if TYPE_CHECKING:
+    from frontdesk.edge.proxy.upstream import Address
+
+#: statuses whose responses never have a body (RFC 9110 6.4.1)
+_NO_BODY = frozenset({204, 304})
+#: most bytes a response head may take (nginx's proxy_buffer_size is far smaller)
+MAX_RESPONSE_HEAD = 64 * 1024
+
+
+class UpstreamError(Exception):
+    """The exchange with an upstream failed; ``status`` is what the client is answered."""
+
+    status = 502
+
+    def __init__(self, message: str, *, sent: bool = False, responded: bool = False) -> None:
+        super().__init__(message)
+        #: request bytes were written to the upstream (it may have acted on them)
+        self.sent = sent
+        #: some response bytes arrived before the failure
+        self.responded = responded
+
+
+class ConnectFailed(UpstreamError):
+    """No connection could be made (refused, unreachable): nothing was sent."""
+
+
+class ConnectTimeout(ConnectFailed):
+    status = 504
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+
+
+class UpstreamClosed(UpstreamError):
+    """The upstream closed or reset the connection before the response was complete."""
+
+
+class InvalidResponse(UpstreamError):
+    """The upstream's bytes are not an HTTP/1.1 response."""
+
+
+@dataclass(slots=True)
+class ResponseHead:
+    status: int
+    version: str
+    #: field lines in arrival order, names lower-cased
+    headers: list[tuple[bytes, bytes]]
+    content_length: int | None
+    chunked: bool
+    #: the upstream allows the connection to carry another request (by its fields)
+    keep_alive: bool
+
+
+def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
+    return {
+        token.strip().lower()
+        for name, value in headers
+        if name == b"connection"
+        for token in value.split(b",")
+    }
+
+
+class UpstreamConnection(asyncio.Protocol):
+    __slots__ = (
+        "_body",
+        "_body_size",
+        "_complete",
+        "_dirty",
+        "_drain_waiter",
+        "_error",
+        "_head",
+        "_head_bytes",
+        "_head_only",
+        "_headers",
+        "_interim",
+        "_keep_alive",
+        "_parser",
+        "_read_paused",
+        "_timer",
+        "_waiter",
+        "address",
+        "closed",
+        "high",
+        "idle_handle",
+        "loop",
+        "low",
+        "on_close",
+        "received",
+        "requests",
+        "sent",
+        "trailers",
+        "transport",
+        "tunnel_data",
+        "upgraded",
+        "write_paused",
+    )
+
+    def __init__(self, address: Address, *, high: int = 64 * 1024, low: int = 16 * 1024) -> None:
+        self.address = address
+        self.loop = asyncio.get_running_loop()
+        self.high = high
+        self.low = low
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.write_paused = False
+        #: requests begun on this connection
+        self.requests = 0
+        #: request bytes written / response bytes received for the current exchange
+        self.sent = 0
+        self.received = 0
+        self.trailers: list[tuple[bytes, bytes]] = []
+        #: bytes after a 101 response's head: the upgraded protocol's first bytes
+        self.tunnel_data = b""
+        self.upgraded = False
+        #: called once when the connection closes (the pool drops it)
+        self.on_close: Callable[[UpstreamConnection], None] | None = None
+        #: the pool's idle timer while the connection waits in it
+        self.idle_handle: asyncio.TimerHandle | None = None
+        self._parser: httptools.HttpResponseParser | None = None
+        self._head: ResponseHead | None = None
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._head_bytes = 0
+        self._head_only = False
+        self._interim = False
+        self._body: deque[bytes] = deque()
+        self._body_size = 0
+        self._complete = False
+        self._keep_alive = False
+        self._dirty = False
+        self._error: UpstreamError | None = None
+        self._read_paused = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport = cast(asyncio.Transport, transport)
+        transport.set_write_buffer_limits(self.high, self.low)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+
+    def data_received(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None:
+            # Nothing was asked: an upstream talking out of turn cannot be trusted with the
+            # next request.
+            self._fail(InvalidResponse("upstream sent bytes while idle"))
+            return
+        self.received += len(data)
+        if self._head is None:
+            self._head_bytes += len(data)
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self.tunnel_data = data[int(exc.args[0]) :]
+            self.upgraded = True
+            if self.transport is not None:
+                self.transport.pause_reading()
+            self._wake()
+        except httptools.HttpParserError as exc:
+            self._fail(InvalidResponse(f"invalid response from upstream: {exc}"))
+            return
+        # Judged after parsing (one read's worth of bytes at most): the head may end within
+        # this data, the rest being body.
+        if self._head is None and self._head_bytes > MAX_RESPONSE_HEAD:
+            self._fail(InvalidResponse("upstream response head too large"))
+
+    def eof_received(self) -> bool:
+        head = self._head
+        if (
+            self._parser is not None
+            and head is not None
+            and not self._complete
+            and head.content_length is None
+            and not head.chunked
+        ):
+            # A response without a length ends with the connection (RFC 9112 6.3).
+            self._complete = True
+            self._keep_alive = False
+            self._wake()
+        elif self._parser is not None and not self._complete:
+            self._fail(UpstreamClosed("upstream closed the connection"))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._parser is not None and not self._complete and self._error is None:
+            self._error = self._error_of(UpstreamClosed, "upstream reset the connection")
+        self._wake()
+        drain = self._drain_waiter
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+        handle = self.idle_handle
+        if handle is not None:
+            handle.cancel()
+            self.idle_handle = None
+        callback, self.on_close = self.on_close, None
+        if callback is not None:
+            callback(self)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        drain = self._drain_waiter
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    # -- llhttp callbacks ------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._headers = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if value[-1:] in b" \t":
+            value = value.rstrip(b" \t")
+        if self._head is None:
+            self._headers.append((name.lower(), value))
+        else:
+            self.trailers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        assert parser is not None
+        status = parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self._interim = True  # 100 Continue, 103 Early Hints: the final response follows
+            return
+        headers = self._headers
+        version = parser.get_http_version()
+        content_length: int | None = None
+        chunked = False
+        for name, value in headers:
+            if name == b"content-length":
+                content_length = int(value)  # llhttp has checked it
+            elif name == b"transfer-encoding":
+                chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
+        tokens = _connection_tokens(headers)
+        keep_alive = b"keep-alive" in tokens if version == "1.0" else b"close" not in tokens
+        self._head = ResponseHead(status, version, headers, content_length, chunked, keep_alive)
+        if self._head_only and status != 101:
+            # A response to HEAD has no body whatever its fields say (RFC 9110 9.3.2);
+            # llhttp cannot be told so, and any body bytes it reports make the
+            # connection unusable.
+            self._complete = True
+            self._keep_alive = keep_alive
+        self._wake()
+
+    def on_body(self, data: bytes) -> None:
+        if self._complete:
+            self._dirty = True
+            return
+        self._body.append(data)
+        self._body_size += len(data)
+        if self._body_size > self.high and not self._read_paused and self.transport is not None:
+            self._read_paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
+        if self._complete:
+            return
+        parser = self._parser
+        assert parser is not None
+        self._complete = True
+        self._keep_alive = bool(parser.should_keep_alive())
+        self._wake()
+
+    # -- the proxy's side ------------------------------------------------------------------
+
+    def begin(self, method: str) -> None:
+        """Start an exchange: the response to a ``method`` request is read from now on."""
+        self._parser = httptools.HttpResponseParser(self)
+        self._head = None
+        self._headers = []
+        self._head_bytes = 0
+        self._head_only = method == "HEAD"
+        self._interim = False
+        self._body.clear()
+        self._body_size = 0
+        self._complete = False
+        self._keep_alive = False
+        self._dirty = False
+        self._error = None
+        self.trailers = []
+        self.sent = 0
+        self.received = 0
+        self.requests += 1
+
+    def finish(self) -> None:
+        """The exchange is over; the connection is idle (any byte now makes it unusable)."""
+        self._parser = None
+
+    @property
+    def head_received(self) -> bool:
+        return self._head is not None
+
+    @property
+    def complete(self) -> bool:
+        return self._complete
+
+    @property
+    def usable(self) -> bool:
+        """Idle and still open: fit to carry a request."""
+        return not self.closed and self._error is None and not self.upgraded
+
+    @property
+    def reusable(self) -> bool:
+        """The exchange ended cleanly and both sides allow another one."""
+        head = self._head
+        return (
+            self.usable
+            and self._complete
+            and self._keep_alive
+            and not self._dirty
+            and head is not None
+            and head.keep_alive
+        )
+
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        if self.closed or transport is None or transport.is_closing():
+            raise self._error_of(UpstreamClosed, "upstream connection closed")
+        transport.write(data)
+        self.sent += len(data)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait while the write buffer is above its high-water mark, up to ``timeout``."""
+        while self.write_paused and not self.closed:
+            waiter = self.loop.create_future()
+            self._drain_waiter = waiter
+            try:
+                await self._wait_for(waiter, timeout, "sending the request")
+            finally:
+                self._drain_waiter = None
+        if self.closed and self._head is None:
+            raise self._error or self._error_of(UpstreamClosed, "upstream connection closed")
+
+    async def read_head(self, timeout: float) -> ResponseHead:
+        while True:
+            if self._head is not None and (not self.upgraded or self._head.status == 101):
+                return self._head
+            if self._error is not None:
+                raise self._error
+            if self.upgraded:
+                raise self._error_of(InvalidResponse, "upstream switched protocols unasked")
+            await self._wait(timeout, "reading the response head")
+
+    async def read_body(self, timeout: float) -> bytes:
+        """The next body bytes; b"" once the body is complete."""
+        while True:
+            body = self._body
+            if body:
+                data = body.popleft() if len(body) == 1 else b"".join(body)
+                body.clear()
+                self._body_size = 0
+                if self._read_paused and self.transport is not None and not self.closed:
+                    self._read_paused = False
+                    self.transport.resume_reading()
+                return data
+            if self._complete:
+                return b""
+            if self._error is not None:
+                raise self._error
+            await self._wait(timeout, "reading the response body")
+
+    def spoil(self) -> None:
+        """The exchange was left half done: the connection must not carry another one."""
+        self._dirty = True
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _error_of(self, kind: type[UpstreamError], message: str) -> UpstreamError:
+        return kind(message, sent=self.sent > 0, responded=self.received > 0)
+
+    def _fail(self, exc: UpstreamError) -> None:
+        if self._error is None:
+            exc.sent = self.sent > 0
+            exc.responded = self.received > 0
+            self._error = exc
+        self._wake()
+        self.abort()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait(self, timeout: float, what: str) -> None:
+        waiter = self.loop.create_future()
+        self._waiter = waiter
+        try:
+            await self._wait_for(waiter, timeout, what)
+        finally:
+            self._waiter = None
+
+    async def _wait_for(self, waiter: asyncio.Future[None], timeout: float, what: str) -> None:
+        timer = self.loop.call_later(timeout, _expire, waiter)
+        try:
+            await waiter
+        except TimeoutError:
+            raise self._error_of(UpstreamTimeout, f"upstream timed out {what}") from None
+        finally:
+            timer.cancel()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+async def open_connection(
+    address: Address, timeout: float, *, high: int = 64 * 1024, low: int = 16 * 1024
+) -> UpstreamConnection:
+    """Connect to ``address`` within ``timeout``; ConnectFailed / ConnectTimeout otherwise."""
+    loop = asyncio.get_running_loop()
+
+    def factory() -> UpstreamConnection:
+        return UpstreamConnection(address, high=high, low=low)
+
+    try:
+        async with asyncio.timeout(timeout):
+            if address.path is not None:
+                _, conn = await loop.create_unix_connection(factory, address.path)
+            else:
+                _, conn = await loop.create_connection(factory, address.host, address.port)
+    except TimeoutError:
+        raise ConnectTimeout(f"timed out connecting to {address}") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ConnectFailed(f"cannot connect to {address}: {reason}") from None
+    return conn

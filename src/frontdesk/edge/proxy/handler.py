@@ -1,0 +1,537 @@
+"""``ProxyRoute``: a core ``Handler`` passing requests under a path prefix to an upstream group.
+
+One request's path through the route (``_proxy``):
+
+1. the body is read whole (memory, then a temporary file) unless the route streams it;
+2. a server is picked (balancer, health, not yet tried) and a connection taken from its pool
+   or opened; the request head goes out with hop-by-hop fields dropped and forwarding fields
+   set, then the body;
+3. the response head is read; a 101 is tunnelled (``tunnel.py``); a buffered response is
+   read whole and its connection given back before the client sees a byte; a streamed one
+   (``X-Accel-Buffering: no``, server-sent events, or the route's choice) is relayed as it
+   comes, under the client's back-pressure.
+
+Retries, in step 2 and 3 before the client sees anything:
+- a connection that could not be made: always (nothing was sent);
+- a pooled connection closed under us before any response byte (the keep-alive race): once
+  more on a fresh connection to the same server, when the request may be replayed;
+- a reset, timeout, invalid response, or a ``retry_statuses`` answer: on another server,
+  for idempotent methods only (RFC 9110 9.2.2). A POST or PATCH is never sent twice once a
+  byte of it went out, nor is a request whose streamed body was consumed.
+Each is bounded by ``max_tries`` and ``retry_timeout``; every failure counts towards the
+server's passive health. When all tries fail the client gets 502, or 504 after a timeout;
+503 when no server was available at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from frontdesk.edge.proxy.buffering import Spool, read_request_body
+from frontdesk.edge.proxy.client import (
+    ConnectFailed,
+    InvalidResponse,
+    ResponseHead,
+    UpstreamClosed,
+    UpstreamConnection,
+    UpstreamError,
+)
+from frontdesk.edge.proxy.headers import (
+    Forwarding,
+    accel_buffering,
+    forwarding_for,
+    header_value,
+    response_fields,
+    upstream_fields,
+)
+from frontdesk.edge.proxy.options import IDEMPOTENT, ProxyOptions
+from frontdesk.edge.proxy.pages import PAGE_TYPE, error_page
+from frontdesk.edge.proxy.tunnel import Tunnel
+from frontdesk.edge.proxy.upstream import Upstream, UpstreamGroup
+from frontdesk.errors import ClientDisconnected, ProtocolError
+from frontdesk.http.exchange import Exchange
+from frontdesk.http.request import Request
+from frontdesk.http.rules import status_line
+from frontdesk.http.writer import CRLF, LAST_CHUNK, chunk, encode_fields
+from frontdesk.interfaces.proxy import resolve
+
+log = logging.getLogger("frontdesk.edge.proxy")
+
+
+@dataclass(slots=True)
+class ProxyStats:
+    """Counters of one route (read by tests, later by metrics)."""
+
+    requests: int = 0
+    retries: int = 0
+    keepalive_retries: int = 0
+    reused_connections: int = 0
+    spooled_requests: int = 0
+    spooled_responses: int = 0
+    streamed_responses: int = 0
+    tunnels: int = 0
+    failures: int = 0
+
+
+@dataclass(slots=True)
+class _Request:
+    """What one proxied request carries from try to try."""
+
+    exchange: Exchange
+    forwarding: Forwarding
+    target: bytes
+    tunnel: bytes | None
+    body: Spool | None
+    #: the body is read from the client while it is sent (not buffered)
+    streamed: bool
+    #: a streamed body has started to be read: the request cannot be sent again
+    consumed: bool = False
+
+
+@dataclass(slots=True)
+class _Response:
+    conn: UpstreamConnection
+    head: ResponseHead
+    #: the body read so far when buffering (None: streamed)
+    spool: Spool | None = None
+
+
+class ProxyRoute:
+    """Requests whose path starts with ``prefix`` go to ``group``."""
+
+    def __init__(
+        self, prefix: str, group: UpstreamGroup, options: ProxyOptions | None = None
+    ) -> None:
+        if not prefix.startswith("/"):
+            raise ValueError(f"a route prefix starts with '/': {prefix!r}")
+        self.prefix = prefix
+        self._prefix = prefix.rstrip("/").encode("latin-1")
+        self.group = group
+        self.options = options or ProxyOptions()
+        self.stats = ProxyStats()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def matches(self, path: bytes) -> bool:
+        """``/api`` matches ``/api`` and ``/api/...``, never ``/apis``."""
+        prefix = self._prefix
+        if not prefix:
+            return True
+        return path.startswith(prefix) and (
+            len(path) == len(prefix) or path[len(prefix) : len(prefix) + 1] in (b"/", b"?")
+        )
+
+    def handle(self, exchange: Exchange) -> None:
+        task = asyncio.get_running_loop().create_task(self._serve(exchange))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Cancel requests in flight and close the group's idle connections."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.group.close()
+
+    # -- one request -----------------------------------------------------------------------
+
+    async def _serve(self, exchange: Exchange) -> None:
+        self.stats.requests += 1
+        try:
+            await self._proxy(exchange)
+        except (ClientDisconnected, ProtocolError):
+            # The client left, or the core refused its body and answered it already.
+            if exchange.started and not exchange.finished:
+                exchange.abort()
+        except Exception:
+            log.exception("proxying %s %r failed", exchange.request.method, exchange.request.path)
+            self._answer_error(exchange, 500, None)
+
+    async def _proxy(self, exchange: Exchange) -> None:
+        options = self.options
+        request = exchange.request
+        peer = exchange.client
+        scheme = options.scheme or exchange.scheme
+        forwarding = forwarding_for(
+            request.headers, None if peer is None else peer[0], scheme, options.trusted
+        )
+        upgrade = request.upgrade
+        tunnel = None
+        if upgrade is not None and any(
+            p.strip().lower() in options.upgrade_protocols for p in upgrade.split(b",")
+        ):
+            tunnel = upgrade
+        job = _Request(exchange, forwarding, self._target(request), tunnel, None, False)
+        if request.has_body:
+            if options.request_buffering:
+                job.body = Spool(options.request_buffer_memory, options.temp_dir)
+                try:
+                    await read_request_body(exchange, job.body)
+                except BaseException:
+                    job.body.close()
+                    raise
+                if job.body.file is not None:
+                    self.stats.spooled_requests += 1
+            else:
+                job.streamed = True
+        try:
+            await self._forward(job)
+        finally:
+            if job.body is not None:
+                job.body.close()
+
+    async def _forward(self, job: _Request) -> None:
+        options = self.options
+        group = self.group
+        request = job.exchange.request
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        idempotent = request.method in IDEMPOTENT
+        max_tries = options.max_tries or len(group.servers)
+        key = group.balancer.key(request, self._client_host(job))
+        tried: list[Upstream] = []
+        error: UpstreamError | None = None
+        while True:
+            server = group.pick(key, tried)
+            if server is None:
+                break
+            tried.append(server)
+            last = len(tried) >= max_tries or not any(
+                s.available() for s in group.servers if s not in tried
+            )
+            server.active += 1
+            try:
+                response = await self._attempt(job, server, idempotent=idempotent, last=last)
+            except UpstreamError as exc:
+                server.active -= 1
+                server.record_failure()
+                error = exc
+                log.warning(
+                    "upstream %s failed for %s %r (request %s): %s",
+                    server.name,
+                    request.method,
+                    request.path,
+                    job.forwarding.request_id.decode("ascii"),
+                    exc,
+                )
+                if (
+                    last
+                    or not self._may_retry(exc, job, idempotent)
+                    or (options.retry_timeout and loop.time() - started >= options.retry_timeout)
+                ):
+                    break
+                self.stats.retries += 1
+                continue
+            except BaseException:
+                server.active -= 1
+                raise
+            await self._relay(job, server, response)
+            return
+        self.stats.failures += 1
+        self._answer_error(job.exchange, 503 if error is None else error.status, job.forwarding)
+
+    @staticmethod
+    def _may_retry(exc: UpstreamError, job: _Request, idempotent: bool) -> bool:
+        if job.consumed:
+            return False
+        if isinstance(exc, ConnectFailed) or not exc.sent:
+            return True
+        return idempotent
+
+    def _client_host(self, job: _Request) -> str | None:
+        exchange = job.exchange
+        peer = exchange.client
+        if peer is None or not job.forwarding.trusted or not exchange.request.proxied:
+            return None if peer is None else peer[0]
+        client = resolve(
+            peer, job.forwarding.scheme, exchange.request.headers, self.options.trusted
+        )
+        return None if client.client is None else client.client[0]
+
+    def _target(self, request: Request) -> bytes:
+        target = request.target
+        if target == b"*":
+            return target
+        if self.options.strip_prefix or not target.startswith(b"/"):
+            path = request.path
+            if self.options.strip_prefix and self.matches(path):
+                path = path[len(self._prefix) :]
+                if not path.startswith(b"/"):
+                    path = b"/" + path
+            target = path + b"?" + request.query if request.query else path
+        return target
+
+    # -- one try on one server -------------------------------------------------------------
+
+    async def _attempt(
+        self, job: _Request, server: Upstream, *, idempotent: bool, last: bool
+    ) -> _Response:
+        options = self.options
+        pool = server.pool
+        conn = pool.take()
+        reused = conn is not None
+        if conn is None:
+            conn = await pool.connect(options.connect_timeout)
+        else:
+            self.stats.reused_connections += 1
+        try:
+            head = await self._send(job, server, conn)
+        except UpstreamError as exc:
+            conn.abort()
+            if not (
+                reused
+                and isinstance(exc, UpstreamClosed)
+                and not exc.responded
+                and not job.consumed
+                and (idempotent or not exc.sent)
+            ):
+                raise
+            # The upstream closed its idle connection as we reused it: nothing was answered,
+            # so the request goes once more, on a connection of its own.
+            self.stats.keepalive_retries += 1
+            conn = await pool.connect(options.connect_timeout)
+            try:
+                head = await self._send(job, server, conn)
+            except BaseException:
+                conn.abort()
+                raise
+        except BaseException:
+            conn.abort()  # the client left mid-body, or the task was cancelled
+            raise
+        try:
+            return await self._read_response(job, conn, head, idempotent=idempotent, last=last)
+        except BaseException:
+            conn.abort()
+            raise
+
+    async def _send(
+        self, job: _Request, server: Upstream, conn: UpstreamConnection
+    ) -> ResponseHead:
+        """Write the request (head and body) and read the response head."""
+        options = self.options
+        request = job.exchange.request
+        body = job.body
+        chunked = False
+        if body is not None:
+            length: int | None = body.size
+        elif job.streamed:
+            length = request.content_length
+            chunked = length is None
+        else:
+            length = 0 if request.content_length == 0 else None
+        host = request.host
+        if options.upstream_host or not host:
+            host = server.address.authority
+        fields = upstream_fields(
+            request.headers,
+            host,
+            job.forwarding,
+            client_host=request.host,
+            tunnel=job.tunnel,
+            te_trailers=request.accepts_trailers,
+        )
+        if chunked:
+            fields.append((b"transfer-encoding", b"chunked"))
+        elif length is not None:
+            fields.append((b"content-length", b"%d" % length))
+        head = b"%b %b HTTP/1.1\r\n%b\r\n" % (
+            request.method.encode("ascii"),
+            job.target,
+            encode_fields(fields),
+        )
+        conn.begin(request.method)
+        try:
+            if body is not None and body.file is None:
+                conn.write(head + body.getvalue())
+            else:
+                conn.write(head)
+                if body is not None:
+                    for piece in body.pieces():
+                        conn.write(piece)
+                        await conn.drain(options.send_timeout)
+                elif job.streamed:
+                    await self._send_streamed(job, conn, chunked)
+            await conn.drain(options.send_timeout)
+        except UpstreamError:
+            if not conn.head_received:
+                raise
+            conn.spoil()  # answered early: the rest of the request was never sent
+        return await conn.read_head(options.read_timeout)
+
+    async def _send_streamed(self, job: _Request, conn: UpstreamConnection, chunked: bool) -> None:
+        exchange = job.exchange
+        timeout = self.options.send_timeout
+        while True:
+            data = exchange.read_nowait()
+            if data is None:
+                job.consumed = True
+                data = await exchange.read()
+            if not data:
+                break
+            job.consumed = True
+            conn.write(chunk(data) if chunked else data)
+            await conn.drain(timeout)
+            if conn.head_received:
+                conn.spoil()  # the upstream answered before the body was all sent
+                return
+        if chunked:
+            conn.write(LAST_CHUNK)
+
+    async def _read_response(
+        self,
+        job: _Request,
+        conn: UpstreamConnection,
+        head: ResponseHead,
+        *,
+        idempotent: bool,
+        last: bool,
+    ) -> _Response:
+        options = self.options
+        if head.status == 101:
+            if job.tunnel is None or not conn.upgraded:
+                raise InvalidResponse("upstream switched protocols unasked", sent=True)
+            return _Response(conn, head)
+        if head.status in options.retry_statuses and idempotent and not last:
+            raise UpstreamError(f"upstream answered {head.status}", sent=True, responded=True)
+        if not self._buffered(head):
+            return _Response(conn, head)
+        spool = Spool(options.response_buffer_memory, options.temp_dir)
+        try:
+            while spool.size <= options.response_buffer_max:
+                data = await conn.read_body(options.read_timeout)
+                if not data:
+                    break
+                spool.write(data)
+        except BaseException:
+            spool.close()
+            raise
+        return _Response(conn, head, spool)
+
+    def _buffered(self, head: ResponseHead) -> bool:
+        options = self.options
+        said = accel_buffering(head.headers)
+        if said is not None:
+            return said
+        if options.stream_event_streams:
+            kind = header_value(head.headers, b"content-type")
+            if kind is not None and kind.split(b";")[0].strip().lower() == b"text/event-stream":
+                return False
+        return options.response_buffering
+
+    # -- the answer ------------------------------------------------------------------------
+
+    def _response_fields(
+        self, job: _Request, head: ResponseHead, *, tunnel: bool = False
+    ) -> list[tuple[bytes, bytes]]:
+        fields = response_fields(head.headers, tunnel=tunnel)
+        if self.options.response_request_id and header_value(fields, b"x-request-id") is None:
+            fields.append((b"x-request-id", job.forwarding.request_id))
+        return fields
+
+    async def _relay(self, job: _Request, server: Upstream, response: _Response) -> None:
+        conn, head, spool = response.conn, response.head, response.spool
+        if head.status == 101:
+            server.active -= 1
+            server.record_success()
+            self._tunnel(job, conn, head)
+            return
+        exchange = job.exchange
+        if spool is not None and conn.complete:
+            # Buffered whole: the upstream connection is free before the client gets a byte.
+            trailers = conn.trailers or None
+            server.active -= 1
+            server.record_success()
+            server.pool.put(conn)
+            try:
+                await self._send_buffered(exchange, job, head, spool, trailers)
+            finally:
+                spool.close()
+            return
+        self.stats.streamed_responses += 1
+        try:
+            exchange.start(head.status, self._response_fields(job, head))
+            if spool is not None:
+                for piece in spool.pieces():
+                    exchange.write(piece)
+                    await exchange.drain()
+                spool.close()
+            timeout = self.options.read_timeout
+            while True:
+                data = await conn.read_body(timeout)
+                if not data:
+                    break
+                exchange.write(data)
+                if exchange.write_paused:
+                    await exchange.drain()
+            exchange.end(b"", conn.trailers or None)
+        except UpstreamError as exc:
+            log.warning("upstream %s failed mid-response: %s", server.name, exc)
+            server.record_failure()
+            conn.abort()
+            exchange.abort()
+        except BaseException:
+            conn.abort()
+            raise
+        else:
+            server.record_success()
+            server.pool.put(conn)
+        finally:
+            server.active -= 1
+            if spool is not None:
+                spool.close()
+
+    async def _send_buffered(
+        self,
+        exchange: Exchange,
+        job: _Request,
+        head: ResponseHead,
+        spool: Spool,
+        trailers: list[tuple[bytes, bytes]] | None,
+    ) -> None:
+        exchange.start(head.status, self._response_fields(job, head), trailers=bool(trailers))
+        if spool.file is None:
+            exchange.end(spool.getvalue(), trailers)
+            return
+        self.stats.spooled_responses += 1
+        spool.flush()
+        await exchange.sendfile(spool.file, 0, spool.size)
+        exchange.end(b"", trailers)
+
+    def _tunnel(self, job: _Request, conn: UpstreamConnection, head: ResponseHead) -> None:
+        transport = conn.transport
+        assert transport is not None
+        exchange = job.exchange
+        fields = self._response_fields(job, head, tunnel=True)
+        answer = status_line(101) + encode_fields(fields) + CRLF
+        tunnel = Tunnel(self.options.tunnel_idle_timeout, exchange.server_set)
+        transport.set_protocol(tunnel.upstream)
+        tunnel.upstream.connection_made(transport)
+        try:
+            exchange.switch_protocol(answer, tunnel.client)
+        except ClientDisconnected:
+            transport.abort()
+            raise
+        self.stats.tunnels += 1
+        client = tunnel.client.transport
+        if conn.tunnel_data and client is not None:
+            client.write(conn.tunnel_data)
+        if not tunnel.client.write_paused:
+            transport.resume_reading()
+
+    def _answer_error(self, exchange: Exchange, status: int, forwarding: Forwarding | None) -> None:
+        if exchange.started:
+            if not exchange.finished:
+                exchange.abort()
+            return
+        if exchange.disconnected:
+            return
+        fields = [PAGE_TYPE]
+        if forwarding is not None and self.options.response_request_id:
+            fields.append((b"x-request-id", forwarding.request_id))
+        try:
+            exchange.start(status, fields)
+            exchange.end(error_page(status))
+        except ClientDisconnected:
+            pass
