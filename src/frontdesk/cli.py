@@ -129,6 +129,12 @@ def _cmd_serve(namespace: argparse.Namespace, config: Config) -> int:
     return run(config, app)
 
 
+def _cmd_edge(namespace: argparse.Namespace, config: Config) -> int:
+    from frontdesk.edge.run import run
+
+    return run(config)
+
+
 def _cmd_settings(namespace: argparse.Namespace, config: Config) -> int:
     sys.stdout.write(config_as_toml(config, sources=True))
     return 0
@@ -137,6 +143,7 @@ def _cmd_settings(namespace: argparse.Namespace, config: Config) -> int:
 #: subcommand name -> what runs it, given the parsed arguments and the resolved config
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "serve": _cmd_serve,
+    "edge": _cmd_edge,
     "settings": _cmd_settings,
 }
 
@@ -164,6 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("app", metavar="APP", help="the app as MODULE:ATTRIBUTE, e.g. pkg.web:app")
     _add_config_option(serve)
     _add_settings(serve, "serve")
+
+    edge = commands.add_parser(
+        "edge",
+        help="run the front door: static files, reverse proxy, TLS, filters",
+        description="Run the edge: serve static routes and proxy the rest to upstream servers. "
+        "It never runs app code.",
+        allow_abbrev=False,
+    )
+    _add_config_option(edge)
+    _add_settings(edge, "edge")
 
     settings = commands.add_parser(
         "settings",

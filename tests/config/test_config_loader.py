@@ -11,7 +11,7 @@ from frontdesk.config import CliValue, Config, default_config, load_config
 from frontdesk.errors import ConfigError
 
 SOURCES = ("file", "env", "cli")
-TABLES = "[server], [app], [worker], [http], [proxy], [ws], [log]"
+TABLES = "[server], [app], [worker], [http], [proxy], [ws], [edge], [log]"
 
 
 def _write(tmp_path: Path, text: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-_LISTENING = re.compile(r"listening on (http://\S+|unix:\S+)")
+_LISTENING = re.compile(r"listening on (https?://\S+|unix:\S+)")
 
 
 class ServerProcess:

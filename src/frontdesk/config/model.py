@@ -59,6 +59,21 @@ class Config:
     ws_ping_timeout: float
     ws_per_message_deflate: bool
     ws_max_queue: int
+    # edge
+    static: tuple[str, ...]
+    proxy: tuple[str, ...]
+    balance: str
+    health_path: str
+    certfile: str
+    keyfile: str
+    self_signed: bool
+    hsts: int
+    compress: bool
+    rate_limit: float
+    rate_burst: int
+    conn_limit: int
+    allow: tuple[str, ...]
+    deny: tuple[str, ...]
     # log
     log_level: str
 

@@ -19,6 +19,7 @@ from frontdesk.config.types import (
     ListOf,
     MountPath,
     Network,
+    Rate,
     Seconds,
     Size,
     Str,
@@ -48,6 +49,7 @@ SECTIONS: dict[str, str] = {
     "http": "HTTP/1.1 limits, timeouts and flow control, per connection.",
     "proxy": "Which proxies in front may report the client's address and scheme, and how.",
     "ws": "WebSocket connections (ASGI apps).",
+    "edge": "The front door: static routes, proxied upstreams, TLS and filters.",
     "log": "Logging.",
 }
 
@@ -101,6 +103,9 @@ class AtMost:
     high: str
 
 
+#: settings both the application server and the edge take
+BOTH = ("serve", "edge")
+
 SETTINGS: tuple[Setting[Any], ...] = (
     # --- server -------------------------------------------------------------------------
     Setting(
@@ -111,6 +116,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "Address to listen on; repeat the flag (or use a comma-separated env var, a TOML "
         "array) to listen on several. Port 0 picks a free port.",
         flags=("-b", "--bind"),
+        commands=BOTH,
     ),
     Setting(
         "backlog",
@@ -118,6 +124,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         Int(low=1),
         2048,
         "Most connections the OS queues before they are accepted (listen() backlog).",
+        commands=BOTH,
     ),
     Setting(
         "app_dir",
@@ -133,6 +140,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         FileMode(),
         None,
         "File mode of unix socket listeners, in octal (660); none keeps what the umask gives.",
+        commands=BOTH,
     ),
     # --- app ----------------------------------------------------------------------------
     Setting(
@@ -178,6 +186,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         Choice("auto", "uvloop", "asyncio"),
         "auto",
         "Event loop of each worker; auto picks uvloop when it is installed.",
+        commands=BOTH,
     ),
     Setting(
         "limit_concurrency",
@@ -199,6 +208,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         Seconds(0, exclusive=True),
         30.0,
         "Seconds a stopping worker has to finish the requests in flight before they are cut off.",
+        commands=BOTH,
     ),
     # --- http ---------------------------------------------------------------------------
     Setting(
@@ -207,6 +217,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         Int(64, 1048576, metavar="BYTES"),
         8190,
         "Longest request line (method, target, version) in bytes; past it, 414.",
+        commands=BOTH,
     ),
     Setting(
         "limit_request_fields",
@@ -214,6 +225,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         Int(1, 32768),
         100,
         "Most header fields in one request; past it, 431.",
+        commands=BOTH,
     ),
     Setting(
         "limit_request_field_size",
@@ -221,6 +233,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         Int(64, 1048576, metavar="BYTES"),
         8190,
         "Longest single header field line (name and value) in bytes; past it, 431.",
+        commands=BOTH,
     ),
     Setting(
         "limit_request_body",
@@ -228,6 +241,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         Size(),
         100 * 1024**2,
         "Largest request body in bytes; 0 means unlimited; past it, 413.",
+        commands=BOTH,
     ),
     Setting(
         "header_timeout",
@@ -236,6 +250,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         10.0,
         "Seconds a client has to send a whole request head once it has started (or once "
         "the connection opened); past it, 408 and close.",
+        commands=BOTH,
     ),
     Setting(
         "body_timeout",
@@ -243,6 +258,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         Seconds(0, exclusive=True),
         30.0,
         "Most seconds the request body may stay silent while the app waits to read it.",
+        commands=BOTH,
     ),
     Setting(
         "keepalive_timeout",
@@ -250,6 +266,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         Seconds(0),
         5.0,
         "Seconds an idle connection is kept open between requests; 0 turns keep-alive off.",
+        commands=BOTH,
     ),
     Setting(
         "max_pipelined",
@@ -258,6 +275,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         16,
         "Requests parsed ahead of the one being answered before reading from the "
         "connection pauses.",
+        commands=BOTH,
     ),
     Setting(
         "write_buffer_high",
@@ -265,6 +283,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         Size(low=1),
         64 * 1024,
         "Bytes buffered for a client past which the app is paused (high water mark).",
+        commands=BOTH,
     ),
     Setting(
         "write_buffer_low",
@@ -273,6 +292,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         16 * 1024,
         "Buffered bytes below which a paused app resumes writing (low water mark); "
         "at most write_buffer_high.",
+        commands=BOTH,
     ),
     Setting(
         "server_header",
@@ -280,6 +300,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         Bool(),
         True,
         "Send a 'Server: frontdesk' header in responses.",
+        commands=BOTH,
     ),
     # --- proxy --------------------------------------------------------------------------
     Setting(
@@ -289,6 +310,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         ("127.0.0.1", "::1"),
         "Peers trusted to report the client in Forwarded and X-Forwarded-* headers: IP "
         "addresses or networks, or * for any. A unix socket peer is always trusted.",
+        commands=BOTH,
     ),
     Setting(
         "proxy_headers",
@@ -348,6 +370,135 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "Incoming WebSocket messages buffered before reading from the connection pauses.",
         toml="ws.max_queue",
     ),
+    # --- edge ---------------------------------------------------------------------------
+    Setting(
+        "static",
+        "edge",
+        ListOf(Str("PREFIX=DIR", metavar="PREFIX=DIR"), allow_empty=True),
+        (),
+        "Serve the files under DIR at the URL prefix PREFIX; repeat for several routes.",
+        toml="edge.static",
+        commands=("edge",),
+    ),
+    Setting(
+        "proxy",
+        "edge",
+        ListOf(Str("an upstream URL", metavar="URL"), split_commas=True, allow_empty=True),
+        (),
+        "Upstream server (http://HOST:PORT or unix:PATH) for everything no static route "
+        "serves; several form one balanced group.",
+        toml="edge.proxy",
+        commands=("edge",),
+    ),
+    Setting(
+        "balance",
+        "edge",
+        Choice("round-robin", "least-conn", "hash-client"),
+        "round-robin",
+        "How the proxied group picks a server for each request.",
+        toml="edge.balance",
+        commands=("edge",),
+    ),
+    Setting(
+        "health_path",
+        "edge",
+        Str("a URL path", metavar="PATH", allow_empty=True),
+        "",
+        "Probe each upstream server with GET PATH every few seconds and take failing ones "
+        "out; empty: passive health only.",
+        toml="edge.health_path",
+        commands=("edge",),
+    ),
+    Setting(
+        "certfile",
+        "edge",
+        Str("a file path", metavar="FILE", allow_empty=True),
+        "",
+        "TLS certificate chain (PEM); with --keyfile, the edge speaks HTTPS.",
+        toml="edge.certfile",
+        commands=("edge",),
+    ),
+    Setting(
+        "keyfile",
+        "edge",
+        Str("a file path", metavar="FILE", allow_empty=True),
+        "",
+        "TLS private key (PEM) for --certfile.",
+        toml="edge.keyfile",
+        commands=("edge",),
+    ),
+    Setting(
+        "self_signed",
+        "edge",
+        Bool(),
+        False,
+        "Speak HTTPS with a certificate generated at start for localhost (development).",
+        toml="edge.self_signed",
+        commands=("edge",),
+    ),
+    Setting(
+        "hsts",
+        "edge",
+        Int(low=0),
+        0,
+        "Strict-Transport-Security max-age in seconds on HTTPS responses; 0 sends none.",
+        toml="edge.hsts",
+        commands=("edge",),
+    ),
+    Setting(
+        "compress",
+        "edge",
+        Bool(),
+        True,
+        "Compress text-like responses with brotli or gzip, as the client accepts.",
+        toml="edge.compress",
+        commands=("edge",),
+    ),
+    Setting(
+        "rate_limit",
+        "edge",
+        Rate(0),
+        0.0,
+        "Requests a second each client address may make (429 beyond); 0: no limit.",
+        toml="edge.rate_limit",
+        commands=("edge",),
+    ),
+    Setting(
+        "rate_burst",
+        "edge",
+        Int(low=1),
+        10,
+        "Requests a client may make at once above the rate before it is limited.",
+        toml="edge.rate_burst",
+        commands=("edge",),
+    ),
+    Setting(
+        "conn_limit",
+        "edge",
+        Int(low=0),
+        0,
+        "Requests in flight per client address (503 beyond); 0: no limit.",
+        toml="edge.conn_limit",
+        commands=("edge",),
+    ),
+    Setting(
+        "allow",
+        "edge",
+        ListOf(Network(), split_commas=True, allow_empty=True),
+        (),
+        "Client networks allowed in; when set, every other client gets 403.",
+        toml="edge.allow",
+        commands=("edge",),
+    ),
+    Setting(
+        "deny",
+        "edge",
+        ListOf(Network(), split_commas=True, allow_empty=True),
+        (),
+        "Client networks refused with 403 (checked before --allow).",
+        toml="edge.deny",
+        commands=("edge",),
+    ),
     # --- log ----------------------------------------------------------------------------
     Setting(
         "log_level",
@@ -356,6 +507,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "info",
         "Least severe log messages shown; debug also shows tracebacks of errors.",
         toml="log.level",
+        commands=BOTH,
     ),
 )
 

@@ -192,6 +192,17 @@ class Seconds(Converter[float]):
         return _number(value)
 
 
+class Rate(Seconds):
+    """A finite number of events a second, at least ``low``."""
+
+    metavar = "PER_SECOND"
+
+    @property
+    def allowed(self) -> str:
+        op = ">" if self.exclusive else ">="
+        return f"a number per second {op} {_number(self.low)}"
+
+
 def _number(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
@@ -316,16 +327,24 @@ class Str(Converter[str]):
 
     annotation = "str"
 
-    def __init__(self, allowed: str = "a non-empty string", metavar: str = "TEXT") -> None:
+    def __init__(
+        self,
+        allowed: str = "a non-empty string",
+        metavar: str = "TEXT",
+        *,
+        allow_empty: bool = False,
+    ) -> None:
         self._allowed = allowed
         self.metavar = metavar
+        #: "" is a value meaning "none" (no certificate file, no health path)
+        self.allow_empty = allow_empty
 
     @property
     def allowed(self) -> str:
-        return self._allowed
+        return f"{self._allowed}, or empty" if self.allow_empty else self._allowed
 
     def parse(self, text: str) -> str:
-        if not text or "\x00" in text:
+        if (not text and not self.allow_empty) or "\x00" in text:
             raise self.expected()
         return text
 
@@ -350,20 +369,27 @@ class ListOf(Converter[tuple[str, ...]]):
     annotation = "tuple[str, ...]"
     cli_shape = "repeat"
 
-    def __init__(self, item: Converter[str], *, split_commas: bool = False) -> None:
+    def __init__(
+        self, item: Converter[str], *, split_commas: bool = False, allow_empty: bool = False
+    ) -> None:
         self.item = item
         self.metavar = item.metavar
         self.split_commas = split_commas
+        #: an empty list is a value (e.g. "no static routes"), not a mistake
+        self.allow_empty = allow_empty
 
     @property
     def allowed(self) -> str:
-        return f"one or more of {self.item.allowed}"
+        quantity = "zero or more" if self.allow_empty else "one or more"
+        return f"{quantity} of {self.item.allowed}"
 
     def parse(self, text: str) -> tuple[str, ...]:
         return self.from_items(text.split(","))
 
     def from_items(self, items: Sequence[str]) -> tuple[str, ...]:
         if not items:
+            if self.allow_empty:
+                return ()
             raise self.expected()
         out = []
         for raw in items:
@@ -384,7 +410,7 @@ class ListOf(Converter[tuple[str, ...]]):
     def from_toml(self, value: object) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, list) or (not value and not self.allow_empty):
             raise self.expected()
         if self.split_commas:
             value = [

@@ -210,10 +210,12 @@ def balancer_named(name: str, *, hash_key: str = "client") -> Balancer:
         return RoundRobin()
     if name in ("weighted", "weighted_round_robin"):
         return WeightedRoundRobin()
-    if name in ("least_conn", "least_connections"):
+    if name in ("least_conn", "least-conn", "least_connections"):
         return LeastConnections()
     if name in ("hash", "consistent_hash"):
         return ConsistentHash(hash_key)
+    if name == "hash-client":
+        return ConsistentHash("client")
     raise ValueError(
         f"unknown balancer {name!r} (round_robin, weighted, least_conn or consistent_hash)"
     )
