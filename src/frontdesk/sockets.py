@@ -87,3 +87,14 @@ def sock_url(sock: socket.socket) -> str:
     if sock.family == socket.AF_INET6:
         host = f"[{host}]"
     return f"http://{host}:{port}"
+
+
+def set_nodelay(transport: object) -> None:
+    """Turn off Nagle's algorithm on a TCP transport: small responses go out at once."""
+    get_extra_info = getattr(transport, "get_extra_info", None)
+    sock = get_extra_info("socket") if get_extra_info is not None else None
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # not a TCP socket after all (or already closed): nothing to tune

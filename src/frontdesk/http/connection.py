@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections import deque
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -24,6 +23,7 @@ from frontdesk.errors import ClientDisconnected, ProtocolError, RemoteProtocolEr
 from frontdesk.http.exchange import Exchange
 from frontdesk.http.parser import RequestParser, UpgradeRequested
 from frontdesk.http.writer import error_response
+from frontdesk.sockets import set_nodelay
 
 if TYPE_CHECKING:
     import ssl
@@ -137,12 +137,7 @@ class HttpConnection(asyncio.Protocol):
         self.transport = transport = cast(asyncio.Transport, transport)
         limits = self.limits
         transport.set_write_buffer_limits(limits.write_buffer_high, limits.write_buffer_low)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        set_nodelay(transport)
         self.client = _address(transport.get_extra_info("peername"))
         self.ssl_object = transport.get_extra_info("ssl_object")
         sockname = transport.get_extra_info("sockname")

@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 from frontdesk.errors import ClientDisconnected, ProtocolError
 from frontdesk.http.exchange import Exchange
+from frontdesk.interfaces.admission import Admission
 from frontdesk.interfaces.asgi.types import ASGI_VERSION, ASGIApp, Message, Scope
 from frontdesk.interfaces.asgi.websocket import (
     WebSocketOptions,
@@ -29,7 +30,6 @@ log = logging.getLogger("frontdesk.asgi")
 
 _DISCONNECT: Message = {"type": "http.disconnect"}
 _INTERNAL_ERROR = b"Internal Server Error\n"
-_UNAVAILABLE = b"Service Unavailable: too many concurrent requests\n"
 _TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 
 # Send-side states of one cycle.
@@ -63,10 +63,7 @@ class ASGIHandler:
         self.websocket = websocket
         #: None ignores X-Forwarded-* and Forwarded from every peer
         self.trusted_proxies = trusted_proxies
-        self.limit_concurrency = limit_concurrency
-        self.limit_max_requests = limit_max_requests
-        self.on_max_requests = on_max_requests
-        self.requests = 0
+        self.admission = Admission(limit_concurrency, limit_max_requests, on_max_requests)
         self.tasks: set[asyncio.Task[None]] = set()
 
     def base_scope(self, exchange: Exchange, kind: str, scheme: str) -> Scope:
@@ -107,13 +104,7 @@ class ASGIHandler:
         return scope
 
     def handle(self, exchange: Exchange) -> None:
-        self.requests += 1
-        limit = self.limit_max_requests
-        if limit and self.requests == limit and self.on_max_requests is not None:
-            self.on_max_requests()  # stop gracefully once this last request is answered
-        if self.limit_concurrency and len(self.tasks) >= self.limit_concurrency:
-            exchange.start(503, [_TEXT_PLAIN, (b"retry-after", b"1")])
-            exchange.end(_UNAVAILABLE)
+        if not self.admission.admit(exchange, len(self.tasks)):
             return
         upgrade = exchange.request.upgrade
         if upgrade is not None and self.websocket is not None and is_websocket_upgrade(upgrade):

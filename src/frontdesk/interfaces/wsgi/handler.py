@@ -22,6 +22,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from frontdesk.errors import ClientDisconnected, ProtocolError
+from frontdesk.interfaces.admission import Admission
 from frontdesk.interfaces.wsgi import inline
 from frontdesk.interfaces.wsgi.cycle import fail_exchange, respond
 from frontdesk.interfaces.wsgi.environ import EnvironBuilder
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from frontdesk.interfaces.wsgi.types import WSGIApp
 
 log = logging.getLogger("frontdesk.wsgi")
-
-_UNAVAILABLE = b"Service Unavailable: too many concurrent requests\n"
-_TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 
 
 class WSGIHandler:
@@ -67,9 +65,7 @@ class WSGIHandler:
             multiprocess=multiprocess,
             file_wrapper=FileWrapper,
         )
-        self.limit_concurrency = limit_concurrency
-        self.limit_max_requests = limit_max_requests
-        self.on_max_requests = on_max_requests
+        self.admission = Admission(limit_concurrency, limit_max_requests, on_max_requests)
         #: threads mode: bytes a worker may have on their way to the client before it waits
         self.write_window = write_window
         #: inline mode: request body bytes held in memory before spooling to a temporary file
@@ -79,18 +75,11 @@ class WSGIHandler:
             if threads > 1
             else None
         )
-        self.requests = 0
         #: requests in flight that wait on the loop or on a worker thread
         self.pending: set[asyncio.Future[None]] = set()
 
     def handle(self, exchange: Exchange) -> None:
-        self.requests += 1
-        limit = self.limit_max_requests
-        if limit and self.requests == limit and self.on_max_requests is not None:
-            self.on_max_requests()  # stop gracefully once this last request is answered
-        if self.limit_concurrency and len(self.pending) >= self.limit_concurrency:
-            exchange.start(503, [_TEXT_PLAIN, (b"retry-after", b"1")])
-            exchange.end(_UNAVAILABLE)
+        if not self.admission.admit(exchange, len(self.pending)):
             return
         if self.executor is not None:
             self._submit(exchange, self.executor)
