@@ -143,3 +143,40 @@ register(
         ),
     )
 )
+
+
+# Two workers each, under each server's own process manager. With --pin the whole server
+# (arbiter and workers) shares cpu 0, so these rows compare process managers at equal CPU,
+# not scaling; run with --no-pin on a machine with cores to spare to see scaling.
+register(
+    Scenario(
+        name="fastapi-json-2w",
+        path="/items/1",
+        expect=Expect(
+            status=200,
+            body=b'{"id":1,"name":"widget","tags":["a","b"]}',
+            content_type="application/json",
+        ),
+        targets=(
+            t.frontdesk_workers(FASTAPI, 2),
+            t.gunicorn_uvicorn_worker(FASTAPI, 2),
+            t.uvicorn_workers(FASTAPI, 2),
+        ),
+    )
+)
+
+register(
+    Scenario(
+        name="flask-2w",
+        path="/items/1",
+        expect=Expect(
+            status=200,
+            body=b'{"id":1,"name":"widget","tags":["a","b"]}\n',
+            content_type="application/json",
+        ),
+        targets=(
+            t.frontdesk_workers(FLASK, 2),
+            t.gunicorn_workers(FLASK, 2),
+        ),
+    )
+)

@@ -172,3 +172,51 @@ def nginx_return(status: int, body: str) -> Target:
         return [[nginx, "-p", f"{at.workdir}/", "-c", str(conf), "-e", f"{at.workdir}/error.log"]]
 
     return Target("nginx", "nginx", commands, _nginx_version, tools=("nginx",))
+
+
+# -- several workers: each server's own process manager ---------------------------------------
+
+
+def frontdesk_workers(app: str, workers: int) -> Target:
+    """frontdesk's arbiter with ``workers`` workers (no control socket: nothing to ask it)."""
+
+    def commands(at: Launch) -> list[list[str]]:
+        flags = f"""-b 127.0.0.1:{at.port} --workers {workers} --control-socket none
+            --log-level warning"""
+        return [[at.python, "-m", "frontdesk", "serve", app, *flags.split()]]
+
+    return Target("frontdesk", "frontdesk", commands, module_version("frontdesk", "src/ missing?"))
+
+
+def uvicorn_workers(app: str, workers: int) -> Target:
+    """uvicorn's own multiprocess supervisor (``--workers N``)."""
+
+    def commands(at: Launch) -> list[list[str]]:
+        flags = f"""--host 127.0.0.1 --port {at.port} --workers {workers}
+            --http httptools --loop uvloop --no-access-log --log-level warning"""
+        return [[at.python, "-m", "uvicorn", app, *flags.split()]]
+
+    return Target("uvicorn", "uvicorn", commands, module_version("uvicorn"))
+
+
+def gunicorn_uvicorn_worker(app: str, workers: int) -> Target:
+    """gunicorn's arbiter running uvicorn's worker class (the ``uvicorn-worker`` package)."""
+
+    def commands(at: Launch) -> list[list[str]]:
+        flags = f"""--bind 127.0.0.1:{at.port} --workers {workers}
+            --worker-class uvicorn_worker.UvicornWorker --log-level warning --graceful-timeout 2"""
+        return [[at.python, "-m", "gunicorn", app, *flags.split()]]
+
+    version = module_version("uvicorn_worker")
+    return Target("gunicorn-uvicorn-worker", "uvicorn_worker", commands, version)
+
+
+def gunicorn_workers(app: str, workers: int) -> Target:
+    """gunicorn's sync worker class, ``workers`` of them."""
+
+    def commands(at: Launch) -> list[list[str]]:
+        flags = f"""--bind 127.0.0.1:{at.port} --workers {workers} --worker-class sync
+            --log-level warning --graceful-timeout 2"""
+        return [[at.python, "-m", "gunicorn", app, *flags.split()]]
+
+    return Target("gunicorn", "gunicorn", commands, module_version("gunicorn"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import itertools
+import json
 import os
 import re
 import sys
@@ -112,8 +113,7 @@ def _main(args: list[str], environ: Mapping[str, str], run: _Run) -> int:
         raise ConfigError(_unrecognized(extras, command))
     if command is None:
         raise ConfigError(f"missing command, one of: {', '.join(COMMANDS)} (see '{PROG} --help')")
-    given = {s.name: getattr(namespace, s.name) for s in SETTINGS if hasattr(namespace, s.name)}
-    config = load_config(given, environ, namespace.config)
+    config = load_config(_given(namespace), environ, namespace.config)
     run.debug = config.log_level == "debug"
     return COMMANDS[command](namespace, config)
 
@@ -124,9 +124,28 @@ def _cmd_serve(namespace: argparse.Namespace, config: Config) -> int:
         raise ConfigError(f"APP {toml_repr(app)}: expected MODULE:ATTRIBUTE, e.g. pkg.web:app")
     # Imported here: the server pulls in the event loop and HTTP stack, which `frontdesk
     # settings` and `--help` do not need.
+    from frontdesk.appserver.logfile import use_log_file
+
+    use_log_file(config.log_file)
+    if config.workers > 0 or config.reload:
+        from frontdesk.appserver.program import run as run_arbiter
+
+        given, path = _given(namespace), namespace.config
+        # A reload (SIGHUP) reads the file and the environment again; the flags stay.
+        return run_arbiter(
+            config,
+            app,
+            reload_config=lambda: load_config(given, os.environ, path),
+            config_path=path or os.environ.get(CONFIG_ENV) or None,
+        )
     from frontdesk.appserver.serve import run
 
     return run(config, app)
+
+
+def _given(namespace: argparse.Namespace) -> dict[str, Any]:
+    """The settings given as flags (argparse leaves the others out of the namespace)."""
+    return {s.name: getattr(namespace, s.name) for s in SETTINGS if hasattr(namespace, s.name)}
 
 
 def _cmd_edge(namespace: argparse.Namespace, config: Config) -> int:
@@ -140,11 +159,37 @@ def _cmd_settings(namespace: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _cmd_ctl(namespace: argparse.Namespace, config: Config) -> int:
+    from frontdesk.appserver.control import ControlError, format_status, request
+    from frontdesk.appserver.runtime import control_path
+
+    action: str = namespace.action
+    count: int | None = namespace.count
+    if count is not None and action not in ("add", "remove"):
+        raise ConfigError(f"'ctl {action}' takes no count (see '{PROG} ctl --help')")
+    path = control_path(config.control_socket)
+    if path is None:
+        raise ConfigError("--control-socket is none: there is no control socket to talk to")
+    message: dict[str, Any] = {"command": action}
+    if count is not None:
+        message["count"] = count
+    answer = request(path, message, timeout=namespace.wait)
+    if namespace.json:
+        sys.stdout.write(json.dumps(answer, indent=2) + "\n")
+    elif answer.get("ok"):
+        text = format_status(answer) if action == "status" else f"{answer.get('message', 'ok')}\n"
+        sys.stdout.write(text)
+    if not answer.get("ok"):
+        raise ControlError(str(answer.get("error", "the arbiter refused")))
+    return 0
+
+
 #: subcommand name -> what runs it, given the parsed arguments and the resolved config
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "serve": _cmd_serve,
     "edge": _cmd_edge,
     "settings": _cmd_settings,
+    "ctl": _cmd_ctl,
 }
 
 
@@ -190,7 +235,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_option(settings)
     _add_settings(settings, None)
+
+    ctl = commands.add_parser(
+        "ctl",
+        help="control a running 'serve --workers N' through its control socket",
+        description="Ask a running arbiter: "
+        + "; ".join(f"{name}: {what}" for name, what in _CTL_ACTIONS.items())
+        + ".",
+        allow_abbrev=False,
+    )
+    ctl.add_argument(
+        "action", choices=list(_CTL_ACTIONS), metavar="ACTION", help="|".join(_CTL_ACTIONS)
+    )
+    ctl.add_argument(
+        "count", nargs="?", type=_positive, default=None, help="add/remove: how many (default 1)"
+    )
+    ctl.add_argument("--json", action="store_true", help="print the arbiter's answer as JSON")
+    ctl.add_argument(
+        "--wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="longest wait for the answer (a reload answers once the new workers serve)",
+    )
+    _add_config_option(ctl)
+    _add_settings(ctl, "ctl")
     return parser
+
+
+#: ``frontdesk ctl`` actions (the same words as the control protocol's commands)
+_CTL_ACTIONS: dict[str, str] = {
+    "status": "each worker's pid, state, age, requests served and memory",
+    "reload": "rolling reload of config and code, as SIGHUP (waits for the outcome)",
+    "stop": "graceful stop, as SIGTERM",
+    "add": "one more worker, or COUNT more, as SIGTTIN",
+    "remove": "one worker fewer, or COUNT fewer, as SIGTTOU",
+}
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: expected an integer >= 1")
+    return int(text)
 
 
 def _add_config_option(parser: argparse.ArgumentParser) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 from frontdesk.config.model import Config
 from frontdesk.errors import AppLoadError
-from frontdesk.http import Handler, HttpLimits, HttpServer
+from frontdesk.http import Handler, HttpLimits
 from frontdesk.interfaces.asgi import ASGIHandler, Lifespan
 from frontdesk.interfaces.asgi.types import ASGIApp
 from frontdesk.interfaces.asgi.websocket import WebSocketOptions
@@ -27,8 +27,9 @@ from frontdesk.interfaces.wsgi import WSGIHandler
 from frontdesk.interfaces.wsgi.types import WSGIApp
 from frontdesk.loops import loop_factory
 from frontdesk.observe.logging import setup_logging
-from frontdesk.sockets import bind_socket, sock_url
+from frontdesk.sockets import bind_socket
 
+from .hooks import ServeHooks
 from .loader import import_app
 from .memory import freeze_startup_objects
 
@@ -56,17 +57,31 @@ def run(config: Config, app: str) -> int:
         for address in config.bind_addresses
     ]
     try:
-        with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
-            if interface == "wsgi":
-                return runner.run(_serve_wsgi(loaded, sockets, config))
-            return runner.run(_serve(as_asgi3(loaded, interface), sockets, config))
+        return serve_sockets(config, interface, loaded, sockets)
     finally:
         for sock in sockets:
             sock.close()
 
 
-async def _serve(app: ASGIApp, sockets: list[socket.socket], config: Config) -> int:
-    stop = _stop_on_signals()
+def serve_sockets(
+    config: Config,
+    interface: Interface,
+    app: Any,
+    sockets: Sequence[socket.socket],
+    hooks: ServeHooks | None = None,
+) -> int:
+    """Serve a loaded app on bound sockets until stopped; the arbiter's workers run this too."""
+    hooks = hooks or ServeHooks()
+    with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
+        if interface == "wsgi":
+            return runner.run(_serve_wsgi(app, sockets, config, hooks))
+        return runner.run(_serve(as_asgi3(app, interface), sockets, config, hooks))
+
+
+async def _serve(
+    app: ASGIApp, sockets: Sequence[socket.socket], config: Config, hooks: ServeHooks
+) -> int:
+    stop = hooks.on_loop()
     lifespan = Lifespan(app, mode=config.lifespan)
     await lifespan.startup()
     handler = ASGIHandler(
@@ -77,16 +92,18 @@ async def _serve(app: ASGIApp, sockets: list[socket.socket], config: Config) -> 
         trusted_proxies=_trusted_proxies(config),
         limit_concurrency=config.limit_concurrency,
         limit_max_requests=config.limit_max_requests,
-        on_max_requests=stop.set,
+        on_max_requests=hooks.on_max_requests(stop),
     )
-    await _run_server(handler, sockets, config, stop)
+    await _run_server(handler, sockets, config, stop, hooks)
     await lifespan.shutdown(config.graceful_timeout)
     return 0
 
 
-async def _serve_wsgi(app: WSGIApp, sockets: list[socket.socket], config: Config) -> int:
+async def _serve_wsgi(
+    app: WSGIApp, sockets: Sequence[socket.socket], config: Config, hooks: ServeHooks
+) -> int:
     """A WSGI app: no lifespan; ``threads`` picks inline calls (1) or a thread pool."""
-    stop = _stop_on_signals()
+    stop = hooks.on_loop()
     handler = WSGIHandler(
         app,
         threads=config.threads,
@@ -94,23 +111,15 @@ async def _serve_wsgi(app: WSGIApp, sockets: list[socket.socket], config: Config
         trusted_proxies=_trusted_proxies(config),
         limit_concurrency=config.limit_concurrency,
         limit_max_requests=config.limit_max_requests,
-        on_max_requests=stop.set,
+        on_max_requests=hooks.on_max_requests(stop),
         write_window=config.write_buffer_high,
     )
     try:
-        await _run_server(handler, sockets, config, stop)
+        await _run_server(handler, sockets, config, stop, hooks)
         await handler.shutdown(config.graceful_timeout)
     finally:
         handler.close()
     return 0
-
-
-def _stop_on_signals() -> asyncio.Event:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    return stop
 
 
 def _trusted_proxies(config: Config) -> TrustedProxies | None:
@@ -120,14 +129,17 @@ def _trusted_proxies(config: Config) -> TrustedProxies | None:
 
 
 async def _run_server(
-    handler: Handler, sockets: list[socket.socket], config: Config, stop: asyncio.Event
+    handler: Handler,
+    sockets: Sequence[socket.socket],
+    config: Config,
+    stop: asyncio.Event,
+    hooks: ServeHooks,
 ) -> None:
     """Accept until ``stop`` is set, then finish in-flight requests (``graceful_timeout``)."""
-    server = HttpServer(handler, HttpLimits.from_config(config), backlog=config.backlog)
+    server = hooks.make_server(handler, HttpLimits.from_config(config), config.backlog)
     await server.start(sockets)
     freeze_startup_objects()  # the app has started: keep it out of the collector's walks
-    for sock in sockets:
-        log.info("listening on %s", sock_url(sock))
+    hooks.on_serving(server, sockets, handler)
     await stop.wait()
     timeout = config.graceful_timeout
     log.info("shutting down: finishing in-flight requests (up to %.0f s)", timeout)

@@ -67,6 +67,8 @@ def _setting_block(setting: Setting[Any]) -> list[str]:
         repeat = " (repeatable, comma-separated)" if split else " (repeatable)"
     flag = f"`{flag_usage(setting)}`" + repeat
     env = f"`{setting.env_var}`" + (" (comma-separated)" if setting.multiple else "")
+    if setting.env_fallback:
+        env += ", else " + ", ".join(f"`{var}`" for var in setting.env_fallback)
     table, _, key = setting.toml_key.rpartition(".")
     return [
         f"### `{setting.name}`",

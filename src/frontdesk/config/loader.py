@@ -62,10 +62,12 @@ def load_config(
             values[name], sources[name] = value, source
 
     for setting in SETTINGS:
-        text = env.get(setting.env_var)
-        if text is not None:
-            values[setting.name] = _from_env(setting, text)
-            sources[setting.name] = f"env {setting.env_var}"
+        for var in (setting.env_var, *setting.env_fallback):
+            text = env.get(var)
+            if text is not None:
+                values[setting.name] = _from_env(setting, var, text)
+                sources[setting.name] = f"env {var}"
+                break
 
     for name, raw in cli.items():
         flagged = SETTINGS_BY_NAME.get(name)
@@ -86,11 +88,11 @@ def default_config() -> Config:
     return load_config()
 
 
-def _from_env(setting: Setting[Any], text: str) -> Any:
+def _from_env(setting: Setting[Any], var: str, text: str) -> Any:
     try:
         return setting.type.parse(text)
     except Invalid as err:
-        raise ConfigError(f"{setting.env_var}={toml_repr(text)}: {_reason(err)}") from None
+        raise ConfigError(f"{var}={toml_repr(text)}: {_reason(err)}") from None
 
 
 def _from_cli(setting: Setting[Any], raw: CliValue) -> Any:

@@ -26,6 +26,13 @@ class Config:
     backlog: int
     app_dir: str
     unix_mode: int | None
+    workers: int
+    preload: bool
+    reload: bool
+    pid_file: str | None
+    control_socket: str
+    user: str | None
+    group: str | None
     # app
     factory: bool
     interface: str
@@ -36,6 +43,9 @@ class Config:
     loop: str
     limit_concurrency: int
     limit_max_requests: int
+    max_requests_jitter: int
+    max_rss: int
+    timeout: float
     graceful_timeout: float
     # http
     limit_request_line: int
@@ -76,6 +86,7 @@ class Config:
     deny: tuple[str, ...]
     # log
     log_level: str
+    log_file: str
 
     # Where each value came from; a name missing here came from its default.
     _sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)

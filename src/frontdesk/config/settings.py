@@ -19,10 +19,12 @@ from frontdesk.config.types import (
     ListOf,
     MountPath,
     Network,
+    OptionalText,
     Rate,
     Seconds,
     Size,
     Str,
+    WorkerCount,
 )
 
 __all__ = [
@@ -72,6 +74,9 @@ class Setting(Generic[T]):
     toml: str = ""
     #: subcommands that take this setting as a flag (``frontdesk settings`` takes them all)
     commands: tuple[str, ...] = ("serve",)
+    #: other environment variables read, in order, when ``env_var`` is not set (conventions
+    #: of the field such as ``WEB_CONCURRENCY``)
+    env_fallback: tuple[str, ...] = ()
 
     @property
     def cli_flags(self) -> tuple[str, ...]:
@@ -142,6 +147,64 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "File mode of unix socket listeners, in octal (660); none keeps what the umask gives.",
         commands=BOTH,
     ),
+    Setting(
+        "workers",
+        "server",
+        WorkerCount(),
+        0,
+        "Worker processes, run and watched by an arbiter process (auto: one per CPU). 0 serves "
+        "in one process without an arbiter, for development; --workers 1 is one supervised "
+        "worker.",
+        flags=("-w", "--workers"),
+        env_fallback=("WEB_CONCURRENCY",),
+    ),
+    Setting(
+        "preload",
+        "server",
+        Bool(),
+        False,
+        "With workers: import the app in the arbiter before forking them (faster start, shared "
+        "memory); a reload (HUP) then re-reads the config but not the app's code.",
+    ),
+    Setting(
+        "reload",
+        "server",
+        Bool(),
+        False,
+        "Development: restart the workers when a .py or .toml file under app_dir or the config "
+        "file changes (needs the watchfiles package: pip install 'frontdesk[reload]').",
+    ),
+    Setting(
+        "pid_file",
+        "server",
+        OptionalText("a file path", metavar="FILE"),
+        None,
+        "With workers: write the arbiter's process id to this file, and remove it on exit.",
+        flags=("--pid",),
+    ),
+    Setting(
+        "control_socket",
+        "server",
+        Str("a unix socket path, auto or none", metavar="PATH"),
+        "auto",
+        "With workers: unix socket (mode 0600) that 'frontdesk ctl' talks to; auto is "
+        "control.sock in $XDG_RUNTIME_DIR/frontdesk, else in /tmp/frontdesk-UID; none has none.",
+        commands=("serve", "ctl"),
+    ),
+    Setting(
+        "user",
+        "server",
+        OptionalText("a user name or numeric id", metavar="USER"),
+        None,
+        "With workers: the user the workers switch to after the arbiter has bound the sockets.",
+    ),
+    Setting(
+        "group",
+        "server",
+        OptionalText("a group name or numeric id", metavar="GROUP"),
+        None,
+        "With workers: the group the workers switch to; default the user's primary group.",
+    ),
     # --- app ----------------------------------------------------------------------------
     Setting(
         "factory",
@@ -200,7 +263,33 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "worker",
         Int(low=0),
         0,
-        "Requests a worker serves before it stops gracefully and is replaced; 0 means never.",
+        "Requests a worker serves before it is replaced (with workers: its replacement starts "
+        "first); without workers the process stops gracefully. 0 means never.",
+        flags=("--max-requests", "--limit-max-requests"),
+    ),
+    Setting(
+        "max_requests_jitter",
+        "worker",
+        Int(low=0),
+        0,
+        "With workers: add a random 0..N to each worker's limit_max_requests, so that the "
+        "workers are not all replaced at once.",
+    ),
+    Setting(
+        "max_rss",
+        "worker",
+        Int(low=0, metavar="MIB"),
+        0,
+        "With workers: replace a worker (gracefully, its replacement first) once its resident "
+        "memory exceeds this many MiB; 0 means never.",
+    ),
+    Setting(
+        "timeout",
+        "worker",
+        Seconds(0),
+        30.0,
+        "With workers: a worker whose event loop has not ticked for this many seconds is "
+        "aborted (SIGABRT, which dumps its stack), killed and replaced; 0 never.",
     ),
     Setting(
         "graceful_timeout",
@@ -508,6 +597,14 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "Least severe log messages shown; debug also shows tracebacks of errors.",
         toml="log.level",
         commands=BOTH,
+    ),
+    Setting(
+        "log_file",
+        "log",
+        Str("a file path, or - for stderr", metavar="FILE"),
+        "-",
+        "File the log is appended to; - is stderr. SIGUSR1 reopens it (after log rotation).",
+        toml="log.file",
     ),
 )
 

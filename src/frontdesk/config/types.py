@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -34,9 +35,11 @@ __all__ = [
     "ListOf",
     "MountPath",
     "Network",
+    "OptionalText",
     "Seconds",
     "Size",
     "Str",
+    "WorkerCount",
     "format_size",
     "toml_repr",
     "toml_string",
@@ -355,6 +358,83 @@ class Str(Converter[str]):
 
     def to_toml(self, value: str) -> str:
         return toml_string(value)
+
+
+class OptionalText(Converter[str | None]):
+    """Text without NUL (a path, a user name), or none: ``""`` or ``none`` mean not set."""
+
+    annotation = "str | None"
+
+    def __init__(self, allowed: str = "a non-empty string", metavar: str = "TEXT") -> None:
+        self._allowed = allowed
+        self.metavar = metavar
+
+    @property
+    def allowed(self) -> str:
+        return f"{self._allowed}, or none"
+
+    def parse(self, text: str) -> str | None:
+        if text.strip().lower() in _NO_MODE:
+            return None
+        if "\x00" in text:
+            raise self.expected()
+        return text
+
+    def from_toml(self, value: object) -> str | None:
+        if not isinstance(value, str):
+            raise self.expected()
+        return self.parse(value)
+
+    def to_toml(self, value: str | None) -> str:
+        return toml_string("none" if value is None else value)
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+class WorkerCount(Converter[int]):
+    """A number of worker processes, or ``auto``: one per CPU, resolved when parsed.
+
+    0 is allowed and means "no worker processes": the caller serves in its own process.
+    """
+
+    annotation = "int"
+    metavar = "N"
+
+    def __init__(self, high: int = 1024) -> None:
+        self.high = high
+
+    @property
+    def allowed(self) -> str:
+        return f"an integer from 0 to {self.high}, or auto for one per CPU"
+
+    def parse(self, text: str) -> int:
+        text = text.strip()
+        if text.lower() == "auto":
+            return min(cpu_count(), self.high)
+        if not _INT.fullmatch(text) or len(text) > 6:
+            raise self.expected()
+        return self._check(int(text))
+
+    def from_toml(self, value: object) -> int:
+        if isinstance(value, str):
+            return self.parse(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.expected()
+        return self._check(value)
+
+    def _check(self, value: int) -> int:
+        if not 0 <= value <= self.high:
+            raise self.expected()
+        return value
+
+    def to_toml(self, value: int) -> str:
+        return str(value)
 
 
 class ListOf(Converter[tuple[str, ...]]):

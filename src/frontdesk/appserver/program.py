@@ -1,0 +1,229 @@
+"""``frontdesk serve APP --workers N``: the app server as a program of the arbiter.
+
+It owns what outlives any worker: the listening sockets (bound once here, or received from
+systemd), the preloaded app (``--preload``), the config in force and the one being tried by a
+reload. Its pools: ``app`` (``AppWorker``, N of them) and, with ``--reload``, ``reloader``.
+
+A reload (HUP) re-reads the config file and the environment through ``load_config``. A value
+that does not validate refuses the reload (the arbiter logs it and keeps the workers). Bind
+addresses may change: a listener whose address stays is kept as is (its queued connections
+with it), a new one is bound now, one no longer wanted is closed once the new workers serve.
+Settings the arbiter itself uses are read at start only; a reload that changes them says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from frontdesk.config.model import Config
+from frontdesk.errors import ConfigError
+from frontdesk.interfaces.detect import Interface
+from frontdesk.observe.logging import setup_logging
+from frontdesk.sockets import bind_socket, sock_url
+
+from . import systemd
+from .arbiter import Arbiter
+from .logfile import reopen_log_files
+from .memory import freeze_startup_objects
+from .privileges import Identity, resolve_identity
+from .process import WorkerSpec
+from .reload import FileWatcher, require_watchfiles
+from .runtime import control_path
+from .serve import load_app
+from .worker import AppWorker
+
+__all__ = ["AppServer", "run"]
+
+log = logging.getLogger("frontdesk.arbiter")
+
+#: read by the arbiter once, at start; a reload that changes them only warns
+_AT_START_ONLY = ("preload", "reload", "pid_file", "control_socket", "log_file", "app_dir")
+
+
+def run(
+    config: Config,
+    app_path: str,
+    *,
+    reload_config: Callable[[], Config],
+    config_path: str | None = None,
+) -> int:
+    """Run the arbiter for APP until it is stopped; its exit status."""
+    setup_logging(config.log_level)
+    if config.reload and config.preload:
+        raise ConfigError("--reload and --preload cannot be combined: preloaded code never reloads")
+    if config.reload:
+        require_watchfiles()
+    program = AppServer(config, app_path, reload_config=reload_config, config_path=config_path)
+    arbiter = Arbiter(
+        program,
+        control_path=control_path(config.control_socket),
+        # The default path may be taken by another server on this machine; then this one runs
+        # without. A path the user chose must work.
+        control_required=config.control_socket.strip().lower() != "auto",
+        pid_file=config.pid_file,
+    )
+    return arbiter.run()
+
+
+class AppServer:
+    """The ``Program`` of ``frontdesk serve --workers N``."""
+
+    def __init__(
+        self,
+        config: Config,
+        app_path: str,
+        *,
+        reload_config: Callable[[], Config],
+        config_path: str | None = None,
+    ) -> None:
+        self.name = app_path
+        self.config = config
+        self.reload_config = reload_config
+        self.config_path = config_path
+        #: listeners by canonical bind text (``fd://N`` for systemd's)
+        self.sockets: dict[str, socket.socket] = {}
+        self.activated = False
+        self.preloaded: tuple[Interface, Any] | None = None
+        self.identity: Identity | None = None
+        self._pending: tuple[Config, dict[str, socket.socket], list[socket.socket]] | None = None
+        self._announced: set[str] = set()
+
+    # -- Program ---------------------------------------------------------------------------
+
+    def start(self) -> Sequence[WorkerSpec]:
+        config = self.config
+        self.identity = resolve_identity(config.user, config.group)
+        if config.preload:
+            self.preloaded = load_app(self.name, config)
+            # What the app allocated at import is shared with every worker: keep the collector
+            # from touching (and so copying) those pages in each of them.
+            freeze_startup_objects()
+        inherited = systemd.listen_sockets()
+        if inherited:
+            self.activated = True
+            self.sockets = {f"fd://{sock.fileno()}": sock for sock in inherited}
+            log.info("using %d sockets passed by systemd; --bind is ignored", len(inherited))
+        else:
+            self.sockets, _ = self._bind(config, {})
+        return self._specs(config, self.sockets)
+
+    def prepare_reload(self) -> Sequence[WorkerSpec]:
+        config = self.reload_config()
+        changed = [n for n in _AT_START_ONLY if getattr(config, n) != getattr(self.config, n)]
+        if changed:
+            log.warning("reload: %s only change on a restart", ", ".join(changed))
+        identity = resolve_identity(config.user, config.group)
+        fresh: list[socket.socket] = []
+        if self.activated:
+            sockets = dict(self.sockets)
+        else:
+            sockets, fresh = self._bind(config, self.sockets)
+        self._pending = (config, sockets, fresh)
+        self.identity = identity
+        if self.preloaded is not None:
+            log.info("reload: --preload is on, so the app's code stays as loaded at start")
+        return self._specs(config, sockets)
+
+    def commit_reload(self) -> None:
+        assert self._pending is not None
+        config, sockets, _ = self._pending
+        self._pending = None
+        kept = {id(sock) for sock in sockets.values()}
+        for text, sock in self.sockets.items():
+            if id(sock) not in kept:
+                log.info("no longer listening on %s", text)
+                sock.close()
+        self.sockets = sockets
+        self.config = config
+        setup_logging(config.log_level)
+
+    def abort_reload(self) -> None:
+        if self._pending is not None:
+            for sock in self._pending[2]:
+                sock.close()
+            self._pending = None
+        self.identity = resolve_identity(self.config.user, self.config.group)
+
+    def serving(self, first: bool) -> None:
+        for sock in self.sockets.values():
+            url = sock_url(sock)
+            if url not in self._announced:
+                self._announced.add(url)
+                log.info("listening on %s", url)
+
+    def in_child(self, spec: WorkerSpec) -> None:
+        keep = {id(s) for s in spec.run.sockets} if isinstance(spec.run, AppWorker) else set()
+        every = list(self.sockets.values())
+        if self._pending is not None:
+            every += self._pending[2]
+        for sock in every:
+            if id(sock) not in keep:
+                sock.close()
+
+    def reopen_logs(self) -> None:
+        reopen_log_files()
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self.abort_reload()
+        for sock in self.sockets.values():
+            sock.close()
+        self.sockets = {}
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _bind(
+        self, config: Config, current: dict[str, socket.socket]
+    ) -> tuple[dict[str, socket.socket], list[socket.socket]]:
+        """Listeners for ``config.bind``: the current ones reused, the others bound now."""
+        sockets: dict[str, socket.socket] = {}
+        fresh: list[socket.socket] = []
+        try:
+            for address in config.bind_addresses:
+                text = str(address)
+                if text in current:
+                    sockets[text] = current[text]
+                elif text not in sockets:
+                    sock = bind_socket(address, backlog=config.backlog, unix_mode=config.unix_mode)
+                    fresh.append(sock)
+                    sockets[text] = sock
+        except ConfigError:
+            for sock in fresh:
+                sock.close()
+            raise
+        return sockets, fresh
+
+    def _specs(self, config: Config, sockets: dict[str, socket.socket]) -> list[WorkerSpec]:
+        worker = AppWorker(
+            config, self.name, tuple(sockets.values()), self.identity, self.preloaded
+        )
+        specs = [
+            WorkerSpec(
+                "app",
+                max(1, config.workers),
+                worker,
+                timeout=config.timeout,
+                graceful_timeout=config.graceful_timeout,
+                max_rss=config.max_rss * 1024**2,
+                title=self.name,
+            )
+        ]
+        if config.reload:
+            dirs = [config.app_dir]
+            if self.config_path:
+                dirs.append(os.path.dirname(os.path.abspath(self.config_path)))
+            specs.append(
+                WorkerSpec(
+                    "reloader",
+                    1,
+                    FileWatcher.for_dirs(dirs),
+                    timeout=0,
+                    graceful_timeout=1.0,
+                    rolling=False,
+                )
+            )
+        return specs
