@@ -1,9 +1,9 @@
 """How a serving process is wired to whatever runs it: ``ServeHooks``.
 
 ``serve.py`` runs the HTTP server the same way for a standalone process and for a worker of
-the arbiter; the differences (which signals stop it, what happens at max requests, which
-server class drains it, who is told it is ready) go through these hooks. This base class is
-the standalone process; ``worker.WorkerHooks`` is a worker's.
+the arbiter; the differences (which signals stop it, what happens at max requests, whether
+idle connections are held on stop, who is told it is ready) go through these hooks. This
+base class is the standalone process; ``worker.WorkerHooks`` is a worker's.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import signal
 import socket
 from collections.abc import Callable, Sequence
 
-from frontdesk.http import Handler, HttpLimits, HttpServer
+from frontdesk.http import Handler, HttpServer
 from frontdesk.sockets import sock_url
 
 from .logfile import reopen_log_files
@@ -40,8 +40,9 @@ class ServeHooks:
         """What the handler calls once ``limit_max_requests`` requests have arrived."""
         return stop.set
 
-    def make_server(self, handler: Handler, limits: HttpLimits, backlog: int) -> HttpServer:
-        return HttpServer(handler, limits, backlog=backlog)
+    #: on stop, keep idle keep-alive connections to their own deadline (see
+    #: ``HttpServer.shutdown``): for a worker whose siblings go on serving
+    hold_idle_on_stop = False
 
     def on_serving(
         self, server: HttpServer, sockets: Sequence[socket.socket], handler: Handler

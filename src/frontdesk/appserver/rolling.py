@@ -6,7 +6,8 @@ one stops.
 2. A new generation of each rolling pool boots beside the serving one; both accept on the same
    listening sockets, so no connection waits on a worker that is going away.
 3. Once every new worker is ready, the program commits the configuration and the old workers
-   drain (``drain.py``). If a new worker fails to boot instead (the new code does not import),
+   drain (``HttpServer.shutdown(hold_idle=True)``). If a new worker fails to boot instead
+   (the new code does not import),
    the new generation is stopped, the program forgets the configuration, and the old workers
    serve on as if nothing had happened.
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from frontdesk.config.model import Config
 from frontdesk.errors import AppLoadError
-from frontdesk.http import Handler, HttpLimits
+from frontdesk.http import Handler, HttpLimits, HttpServer
 from frontdesk.interfaces.asgi import ASGIHandler, Lifespan
 from frontdesk.interfaces.asgi.types import ASGIApp
 from frontdesk.interfaces.asgi.websocket import WebSocketOptions
@@ -136,14 +136,14 @@ async def _run_server(
     hooks: ServeHooks,
 ) -> None:
     """Accept until ``stop`` is set, then finish in-flight requests (``graceful_timeout``)."""
-    server = hooks.make_server(handler, HttpLimits.from_config(config), config.backlog)
+    server = HttpServer(handler, HttpLimits.from_config(config), backlog=config.backlog)
     await server.start(sockets)
     freeze_startup_objects()  # the app has started: keep it out of the collector's walks
     hooks.on_serving(server, sockets, handler)
     await stop.wait()
     timeout = config.graceful_timeout
     log.info("shutting down: finishing in-flight requests (up to %.0f s)", timeout)
-    await server.shutdown(timeout)
+    await server.shutdown(timeout, hold_idle=hooks.hold_idle_on_stop)
 
 
 def websocket_options(config: Config) -> WebSocketOptions | None:

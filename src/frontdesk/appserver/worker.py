@@ -8,7 +8,8 @@ same server as ``frontdesk serve`` without workers (``serve.serve_sockets``), wi
   the arbiter aborts it with SIGABRT, which dumps every thread's stack to stderr here;
 - it says when it is ready, and when it reaches ``limit_max_requests`` it asks to be replaced
   and keeps serving until the arbiter, its replacement ready, tells it to stop;
-- TERM or INT: stop accepting and drain (``drain.py``); QUIT: exit at once;
+- TERM or INT: stop accepting and drain (``HttpServer.shutdown(hold_idle=True)``);
+  QUIT: exit at once;
 - a failure to boot (the app does not import, lifespan startup fails) is written to the slot
   in one line and the worker exits with status 3, saying nothing itself: the arbiter decides
   what to make of it (at start-up it stops with that line).
@@ -31,11 +32,10 @@ from typing import Any
 
 from frontdesk.config.model import Config
 from frontdesk.errors import AppLoadError
-from frontdesk.http import Handler, HttpLimits, HttpServer
+from frontdesk.http import Handler, HttpServer
 from frontdesk.interfaces.admission import Admission
 from frontdesk.interfaces.detect import Interface
 
-from .drain import DrainingServer
 from .heartbeat import Heartbeat
 from .hooks import ServeHooks
 from .logfile import reopen_log_files
@@ -81,8 +81,7 @@ class WorkerHooks(ServeHooks):
 
         return retire
 
-    def make_server(self, handler: Handler, limits: HttpLimits, backlog: int) -> HttpServer:
-        return DrainingServer(handler, limits, backlog=backlog)
+    hold_idle_on_stop = True  # siblings go on serving: lose no request racing the close
 
     def on_serving(
         self, server: HttpServer, sockets: Sequence[socket.socket], handler: Handler

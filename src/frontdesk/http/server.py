@@ -36,6 +36,7 @@ class HttpServer:
         self.backlog = backlog
         self.connections: set[ServerConnection] = set()
         self.draining = False
+        self._holding_idle = False
         self.clock = Clock(self.loop, self._sweep)
         self._servers: list[asyncio.AbstractServer] = []
 
@@ -73,18 +74,37 @@ class HttpServer:
     def _sweep(self, now: float) -> None:
         for conn in list(self.connections):
             conn.check_deadline(now)
-        if self.draining:
+        if self.draining and not self._holding_idle:
             for conn in list(self.connections):
                 conn.close_if_idle()
 
-    async def shutdown(self, timeout: float = 30.0) -> None:
-        """Stop accepting, finish in-flight exchanges for up to ``timeout`` seconds, close all."""
+    def stop_accepting(self) -> None:
+        """Close the listeners; every response from now on says ``Connection: close``."""
         self.draining = True
         for server in self._servers:
             server.close()
+
+    async def shutdown(self, timeout: float = 30.0, *, hold_idle: bool = False) -> None:
+        """Stop accepting, finish in-flight exchanges for up to ``timeout`` seconds, close all.
+
+        ``hold_idle``: for a worker stopping while its siblings go on serving (reload,
+        recycling). Closing an idle keep-alive connection races with a client sending its
+        next request on it, which would then see the connection close unanswered. Held, idle
+        connections stay open until their own deadline (keep-alive or header timeout): a busy
+        client's next request is answered (with ``Connection: close``) and it reconnects to a
+        sibling. Only then, within the same ``timeout``, does the plain graceful stop run.
+        """
+        deadline = self.loop.time() + timeout
+        self.stop_accepting()
+        if hold_idle:
+            self._holding_idle = True
+            try:
+                while self.connections and self.loop.time() < deadline:
+                    await asyncio.sleep(0.02)
+            finally:
+                self._holding_idle = False
         for conn in list(self.connections):
             conn.close_if_idle()
-        deadline = self.loop.time() + timeout
         while self.connections and self.loop.time() < deadline:
             await asyncio.sleep(0.05)
         for conn in list(self.connections):
