@@ -297,7 +297,19 @@ class Bool(Converter[bool]):
         return "true" if value else "false"
 
 
-class Choice(Converter[str]):
+class Text(Converter[str]):
+    """A converter whose values are strings: TOML gives a string, parsed like the CLI's text."""
+
+    def from_toml(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise self.expected()
+        return self.parse(value)
+
+    def to_toml(self, value: str) -> str:
+        return toml_string(value)
+
+
+class Choice(Text):
     """One of a fixed set of lowercase words; input is matched case-insensitively."""
 
     annotation = "str"
@@ -316,16 +328,8 @@ class Choice(Converter[str]):
             raise self.expected()
         return word
 
-    def from_toml(self, value: object) -> str:
-        if not isinstance(value, str):
-            raise self.expected()
-        return self.parse(value)
 
-    def to_toml(self, value: str) -> str:
-        return toml_string(value)
-
-
-class Str(Converter[str]):
+class Str(Text):
     """Non-empty text without NUL (which no path or name may contain)."""
 
     annotation = "str"
@@ -350,14 +354,6 @@ class Str(Converter[str]):
         if (not text and not self.allow_empty) or "\x00" in text:
             raise self.expected()
         return text
-
-    def from_toml(self, value: object) -> str:
-        if not isinstance(value, str):
-            raise self.expected()
-        return self.parse(value)
-
-    def to_toml(self, value: str) -> str:
-        return toml_string(value)
 
 
 class OptionalText(Converter[str | None]):
@@ -553,7 +549,7 @@ class FileMode(Converter[int | None]):
         return toml_string("none") if value is None else f"0o{value:o}"
 
 
-class MountPath(Converter[str]):
+class MountPath(Text):
     """A URL path prefix an app is mounted under: "" (none), or "/a/b" with no trailing "/"."""
 
     annotation = "str"
@@ -574,16 +570,8 @@ class MountPath(Converter[str]):
             raise self.expected()
         return text
 
-    def from_toml(self, value: object) -> str:
-        if not isinstance(value, str):
-            raise self.expected()
-        return self.parse(value)
 
-    def to_toml(self, value: str) -> str:
-        return toml_string(value)
-
-
-class Network(Converter[str]):
+class Network(Text):
     """An IPv4 or IPv6 address or network, or "*" for any; stored in canonical form.
 
     Host bits of a network are dropped (``10.1.2.3/8`` is ``10.0.0.0/8``); a single address is
@@ -608,14 +596,6 @@ class Network(Converter[str]):
         if network.prefixlen == network.max_prefixlen:
             return str(network.network_address)
         return str(network)
-
-    def from_toml(self, value: object) -> str:
-        if not isinstance(value, str):
-            raise self.expected()
-        return self.parse(value)
-
-    def to_toml(self, value: str) -> str:
-        return toml_string(value)
 
 
 def toml_string(value: str) -> str:
