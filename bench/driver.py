@@ -51,6 +51,7 @@ class Outcome:
     runs: list[wrk.WrkResult] = field(default_factory=list)
     run_failures: list[str] = field(default_factory=list)
     idle_rss: int = 0  # bytes, all of the target's processes, after its first answer
+    cpu: list[float] = field(default_factory=list)  # per run: server CPU seconds per request
 
 
 def check_answer(port: int, path: str, expect: Expect, timeout: float = 2.0) -> str | None:
@@ -70,7 +71,10 @@ def check_answer(port: int, path: str, expect: Expect, timeout: float = 2.0) -> 
         return f"status {response.status}, expected {expect.status}"
     if media != expect.content_type:
         return f"content-type {media!r}, expected {expect.content_type!r}"
-    if body != expect.body:
+    if expect.length is not None:
+        if len(body) != expect.length:
+            return f"body of {len(body)} bytes, expected {expect.length}"
+    elif body != expect.body:
         return f"body {body[:40]!r}, expected {expect.body[:40]!r}"
     return None
 
@@ -96,6 +100,10 @@ class Running:
 
     def rss(self) -> int:
         return sum(procs.group_rss(group.proc.pid) for group in self.groups)
+
+    def cpu_seconds(self) -> float:
+        """utime + stime so far of the server under test (the last command's process group)."""
+        return procs.group_cpu(self.groups[-1].proc.pid) if self.groups else 0.0
 
 
 def start(target: Target, workdir: Path, env: Mapping[str, str], pin: bool) -> Running:
@@ -220,13 +228,17 @@ def _measure_once(
     try:
         if opts.warmup > 0:
             run_wrk(item.launch.port, scenario.path, opts.warmup, opts)
+        cpu_before = item.cpu_seconds()
         result = run_wrk(item.launch.port, scenario.path, opts.duration, opts)
+        cpu = item.cpu_seconds() - cpu_before
     except Failure as exc:
         outcome.run_failures.append(str(exc))
         log(f"{tag} {exc}")
         return
     outcome.runs.append(result)
+    outcome.cpu.append(cpu / result.requests if result.requests else 0.0)
     log(
         f"{tag} {result.rps:,.0f} req/s, p50 {result.p50 * 1e3:.2f}ms, "
-        f"p99 {result.p99 * 1e3:.2f}ms, errors {result.errors}"
+        f"p99 {result.p99 * 1e3:.2f}ms, errors {result.errors}, "
+        f"{result.transfer / 2**20:,.1f} MiB/s, server CPU {cpu:.2f}s"
     )

@@ -113,3 +113,23 @@ def group_rss(pgid: int) -> int:
         except (OSError, ValueError, IndexError):
             continue  # the process went away, or is not ours to read
     return total
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds (utime + stime) used so far by the live processes of group ``pgid`` (Linux).
+
+    For nginx this is the master (idle) plus its worker; for a single-process server, itself.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == pgid:
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / ticks

@@ -20,6 +20,8 @@ COLUMNS = (
     "errors",
     "spread",
     "idle RSS",
+    "MiB/s",
+    "CPU s/10k req",
     "frontdesk/peer",
 )
 
@@ -39,6 +41,8 @@ class Row:
     ratio: float | None = None  # reference req/s / this row's req/s
     note: str | None = None  # runs that failed although others completed
     idle_rss: int = 0  # bytes, all of the target's processes, before the load
+    transfer: float = 0.0  # median bytes/s of responses (wrk's Transfer/sec)
+    cpu_per_10k: float = 0.0  # median CPU seconds of the server under test per 10,000 requests
 
 
 def summarize(outcomes: Sequence[Outcome], references: Mapping[str, str]) -> list[Row]:
@@ -76,6 +80,8 @@ def _row(outcome: Outcome) -> Row:
         spread=(max(rps) - min(rps)) / median if median else 0.0,
         note=note,
         idle_rss=outcome.idle_rss,
+        transfer=statistics.median(run.transfer for run in runs),
+        cpu_per_10k=statistics.median(outcome.cpu) * 10_000 if outcome.cpu else 0.0,
     )
 
 
@@ -106,6 +112,8 @@ def _cells(row: Row) -> list[str]:
         str(row.errors),
         f"{row.spread:.0%}" if row.runs > 1 else "-",
         f"{row.idle_rss / 2**20:.1f} MiB" if row.idle_rss else "-",
+        f"{row.transfer / 2**20:,.1f}" if row.transfer else "-",
+        f"{row.cpu_per_10k:.3f}" if row.cpu_per_10k else "-",
         ratio,
     ]
 
@@ -139,7 +147,10 @@ def text_table(rows: Sequence[Row]) -> str:
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
-    out = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * 3 + ["--:"] * 7) + "|"]
+    out = [
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "|".join(["---"] * 3 + ["--:"] * (len(COLUMNS) - 3)) + "|",
+    ]
     for row in rows:
         cells = _cells(row)
         if len(cells) < len(COLUMNS):
@@ -169,6 +180,7 @@ def write_json(
                 "version": o.version,
                 "failure": o.failure,
                 "run_failures": o.run_failures,
+                "cpu_per_request": o.cpu,
                 "runs": [
                     {**asdict(run), "latency": {str(k): v for k, v in run.latency.items()}}
                     for run in o.runs

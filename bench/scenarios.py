@@ -18,6 +18,7 @@ class Expect:
     status: int = 200
     body: bytes = b""
     content_type: str = "text/plain"  # media type only; parameters such as charset are ignored
+    length: int | None = None  # set: check the body's length instead of its bytes (large files)
 
 
 @dataclass(frozen=True)
@@ -178,5 +179,38 @@ register(
             t.frontdesk_workers(FLASK, 2),
             t.gunicorn_workers(FLASK, 2),
         ),
+    )
+)
+
+
+# The edge against nginx, one process each (nginx: one worker). Both static targets serve the
+# same files, written into their work dirs (bench.targets.STATIC_FILES).
+register(
+    Scenario(
+        name="static-13b",
+        path="/13b.txt",
+        expect=Expect(status=200, body=HELLO, content_type="text/plain"),
+        targets=(t.edge_static(), t.nginx_static()),
+    )
+)
+
+register(
+    Scenario(
+        name="static-1mib",
+        path="/1mib.txt",
+        expect=Expect(
+            status=200, length=len(t.STATIC_FILES["1mib.txt"]), content_type="text/plain"
+        ),
+        targets=(t.edge_static(), t.nginx_static()),
+    )
+)
+
+# Each target proxies to its own nginx backend answering "Hello, world!" (same kind for both);
+# the backend is a helper, so its CPU time is not counted in the row's CPU column.
+register(
+    Scenario(
+        name="proxy",
+        expect=Expect(status=200, body=HELLO, content_type="text/plain"),
+        targets=(t.edge_proxy(), t.nginx_proxy()),
     )
 )

@@ -2,7 +2,8 @@
 
 wrk's report is the only interface wrk offers without a Lua script, so the parser keys on the
 lines that have been stable across wrk 4.x: ``Requests/sec:``, ``N requests in T``, the
-``Latency Distribution`` percentiles, ``Socket errors:`` and ``Non-2xx or 3xx responses:``.
+``Latency Distribution`` percentiles, ``Transfer/sec:``, ``Socket errors:`` and
+``Non-2xx or 3xx responses:``.
 Samples captured from this machine live in tests/bench/test_wrk_parse.py.
 """
 
@@ -20,6 +21,8 @@ _SOCKET_ERRORS = re.compile(
     r"Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)"
 )
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses: ([0-9]+)")
+_TRANSFER = re.compile(r"^Transfer/sec:\s+([0-9]+(?:\.[0-9]+)?)(B|KB|MB|GB|TB)\s*$", re.M)
+_SIZE_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}  # wrk's are binary
 
 
 class WrkParseError(ValueError):
@@ -39,6 +42,7 @@ class WrkResult:
     write_errors: int = 0
     timeouts: int = 0
     non_2xx_3xx: int = 0
+    transfer: float = 0.0  # bytes/s of responses (``Transfer/sec``); 0 when wrk printed none
 
     @property
     def p50(self) -> float:
@@ -79,6 +83,7 @@ def parse(output: str) -> WrkResult:
     sockets = _SOCKET_ERRORS.search(output)
     connect, read, write, timeout = (int(n) for n in sockets.groups()) if sockets else (0, 0, 0, 0)
     non_2xx = _NON_2XX.search(output)
+    transfer = _TRANSFER.search(output)
     return WrkResult(
         requests=int(total[1]),
         duration=parse_time(total[2]),
@@ -89,4 +94,5 @@ def parse(output: str) -> WrkResult:
         write_errors=write,
         timeouts=timeout,
         non_2xx_3xx=int(non_2xx[1]) if non_2xx else 0,
+        transfer=float(transfer[1]) * _SIZE_UNITS[transfer[2]] if transfer else 0.0,
     )
