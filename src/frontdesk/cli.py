@@ -149,6 +149,12 @@ def _given(namespace: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_edge(namespace: argparse.Namespace, config: Config) -> int:
+    if config.workers > 0:
+        from frontdesk.edge.program import run as run_arbiter
+
+        given, path = _given(namespace), namespace.config
+        # A reload (SIGHUP) reads the file and the environment again; the flags stay.
+        return run_arbiter(config, reload_config=lambda: load_config(given, os.environ, path))
     from frontdesk.edge.run import run
 
     return run(config)

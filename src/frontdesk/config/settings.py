@@ -157,6 +157,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "worker.",
         flags=("-w", "--workers"),
         env_fallback=("WEB_CONCURRENCY",),
+        commands=BOTH,
     ),
     Setting(
         "preload",

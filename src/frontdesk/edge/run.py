@@ -3,25 +3,31 @@
 Bind, build the site from the settings (a bad route or certificate is a one-line error before
 anything listens), accept; on SIGTERM or SIGINT stop accepting and let in-flight requests
 finish for up to ``graceful_timeout``. The edge runs no app code.
+
+With ``--workers N`` the same serving loop (``serve_site``) runs in N workers of the arbiter
+instead (``program.py``); ``ServeHooks`` are what differ between the two.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import socket
 import ssl
+from collections.abc import Sequence
 
+from frontdesk.appserver.hooks import ServeHooks
 from frontdesk.appserver.memory import freeze_startup_objects
 from frontdesk.config.model import Config
 from frontdesk.edge.site import EdgeSpec, ProxySpec, Site, build_site, static_specs
 from frontdesk.edge.tls import build_context, self_signed_context
 from frontdesk.errors import ConfigError
-from frontdesk.http import HttpLimits, HttpServer
+from frontdesk.http import Handler, HttpLimits, HttpServer
 from frontdesk.loops import loop_factory
 from frontdesk.observe.logging import setup_logging
 from frontdesk.sockets import bind_socket, sock_url
+
+__all__ = ["edge_spec", "listening_url", "run", "serve_site", "tls_context", "validate"]
 
 log = logging.getLogger("frontdesk.edge")
 
@@ -63,6 +69,26 @@ def tls_context(config: Config) -> ssl.SSLContext | None:
     return None
 
 
+def validate(config: Config) -> bool:
+    """Build the site and the TLS context once and drop them: ConfigError if either is bad.
+
+    The arbiter calls this before it forks, so that a bad route or certificate refuses a
+    start or a reload in one line instead of failing in every worker. Building touches no
+    event loop; the only thing it may hold is the static open-file caches, closed here.
+    Returns whether the edge speaks TLS.
+    """
+    context = tls_context(config)
+    site = build_site(edge_spec(config))
+    for files in site.statics:
+        files.close()
+    return context is not None
+
+
+def listening_url(sock: socket.socket, tls: bool) -> str:
+    url = sock_url(sock)
+    return url.replace("http://", "https://", 1) if tls else url
+
+
 def run(config: Config) -> int:
     setup_logging(config.log_level)
     spec = edge_spec(config)
@@ -73,31 +99,53 @@ def run(config: Config) -> int:
         for address in config.bind_addresses
     ]
     try:
-        with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
-            return runner.run(_serve(site, sockets, context, config))
+        return serve_site(config, site, sockets, context, _StandaloneHooks(context is not None))
     finally:
         for sock in sockets:
             sock.close()
 
 
-async def _serve(
-    site: Site, sockets: list[socket.socket], context: ssl.SSLContext | None, config: Config
+def serve_site(
+    config: Config,
+    site: Site,
+    sockets: Sequence[socket.socket],
+    context: ssl.SSLContext | None,
+    hooks: ServeHooks,
 ) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    """Serve a built site on bound sockets until ``hooks`` say stop; edge workers run this too."""
+    with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
+        return runner.run(_serve(site, sockets, context, config, hooks))
+
+
+class _StandaloneHooks(ServeHooks):
+    """The single-process edge: as ``serve``'s, but its URLs say https when it speaks TLS."""
+
+    def __init__(self, tls: bool) -> None:
+        self.tls = tls
+
+    def on_serving(
+        self, server: HttpServer, sockets: Sequence[socket.socket], handler: Handler
+    ) -> None:
+        for sock in sockets:
+            log.info("listening on %s", listening_url(sock, self.tls))
+
+
+async def _serve(
+    site: Site,
+    sockets: Sequence[socket.socket],
+    context: ssl.SSLContext | None,
+    config: Config,
+    hooks: ServeHooks,
+) -> int:
+    stop = hooks.on_loop()
     server = HttpServer(site.handler, HttpLimits.from_config(config), backlog=config.backlog)
     await server.start(sockets, ssl=context)
     site.start()
     freeze_startup_objects()
-    scheme = "https" if context is not None else "http"
-    for sock in sockets:
-        url = sock_url(sock)
-        log.info("listening on %s", url.replace("http://", f"{scheme}://", 1))
+    hooks.on_serving(server, sockets, site.handler)
     await stop.wait()
     timeout = config.graceful_timeout
     log.info("shutting down: finishing in-flight requests (up to %.0f s)", timeout)
-    await server.shutdown(timeout)
+    await server.shutdown(timeout, hold_idle=hooks.hold_idle_on_stop)
     await site.close()
     return 0

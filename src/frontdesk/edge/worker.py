@@ -1,0 +1,79 @@
+"""An edge worker: one forked process serving the edge site on the arbiter's sockets.
+
+Its life: switch user (``--user``), build its own site and TLS context from the config it was
+handed (upstream pools, health checks and open-file caches belong to one event loop, and a
+TLS context is not shared across a fork), then run the single-process edge's loop
+(``run.serve_site``) wired to the arbiter by the app server's ``WorkerHooks``: heartbeat from
+the loop, readiness, TERM/INT drain, QUIT exits at once. A config that fails here (the
+arbiter validated it, but a file may have changed since) is a one-line boot failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import faulthandler
+import resource
+import signal
+import socket
+
+from frontdesk.appserver.privileges import Identity
+from frontdesk.appserver.process import WorkerContext
+from frontdesk.appserver.proctitle import set_title
+from frontdesk.appserver.worker import WorkerHooks
+from frontdesk.config.model import Config
+from frontdesk.errors import ConfigError
+from frontdesk.http import Exchange, Handler
+
+from .run import edge_spec, serve_site, tls_context
+from .site import build_site
+
+__all__ = ["EdgeWorker"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EdgeWorker:
+    """What an edge worker runs: ``WorkerSpec.run`` of the edge's pool."""
+
+    config: Config
+    name: str
+    sockets: tuple[socket.socket, ...]
+    identity: Identity | None = None
+
+    def __call__(self, ctx: WorkerContext) -> int:
+        set_title("edge worker", self.name)
+        faulthandler.enable(all_threads=True)  # the arbiter's SIGABRT dump of a wedged loop
+        _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+        for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
+            signal.signal(signum, signal.SIG_IGN)  # the arbiter's signals, not a worker's
+        if self.identity is not None:
+            try:
+                self.identity.switch()
+            except OSError as exc:
+                return ctx.boot_failed(f"cannot switch the worker's user or group: {exc}")
+        config = self.config
+        try:
+            context = tls_context(config)
+            site = build_site(edge_spec(config))
+        except ConfigError as exc:
+            return ctx.boot_failed(str(exc))
+        hooks = WorkerHooks(ctx, ctx.heartbeat(config.timeout))
+        counted = _Counted(site.handler)
+        site.handler = counted
+        hooks.heartbeat.count(lambda: counted.requests)  # for ``ctl status`` and exit logs
+        try:
+            return serve_site(config, site, self.sockets, context, hooks)
+        finally:
+            hooks.heartbeat.last()
+
+
+class _Counted:
+    """The site's handler, counting the requests it is handed."""
+
+    def __init__(self, inner: Handler) -> None:
+        self.inner = inner
+        self.requests = 0
+
+    def handle(self, exchange: Exchange) -> None:
+        self.requests += 1
+        self.inner.handle(exchange)
