@@ -7,6 +7,7 @@ None for anything else, so a malformed validator is ignored rather than guessed 
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import time
 
@@ -34,6 +35,7 @@ _ASCTIME = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def format_http_date(seconds: int) -> bytes:
     """``seconds`` since the epoch as an IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``)."""
     t = time.gmtime(seconds)

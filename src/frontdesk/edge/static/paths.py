@@ -76,11 +76,16 @@ def encode_path(segments: tuple[str, ...], trailing_slash: bool) -> bytes:
 
 
 def inside(path: str, directory: str) -> bool:
-    """Whether ``path`` is ``directory`` or below it (both absolute and resolved)."""
-    try:
-        return os.path.commonpath((path, directory)) == directory
-    except ValueError:  # one relative, or on different drives
-        return False
+    """Whether ``path`` is ``directory`` or below it (both absolute and resolved).
+
+    Resolved paths are normalised (no ``.``, ``..`` or doubled separators), so a prefix test
+    on whole components says the same as ``os.path.commonpath`` at a fraction of its cost
+    (it runs for every request).
+    """
+    if path == directory:
+        return True
+    prefix = directory if directory.endswith(os.sep) else directory + os.sep
+    return path.startswith(prefix)
 
 
 @dataclass(frozen=True, slots=True)
