@@ -23,10 +23,11 @@ from frontdesk.config.model import Config
 from frontdesk.errors import ConfigError
 from frontdesk.interfaces.detect import Interface
 from frontdesk.observe.logging import setup_logging
-from frontdesk.sockets import bind_socket, sock_url
+from frontdesk.sockets import sock_url
 
 from . import systemd
 from .arbiter import Arbiter
+from .listeners import Listeners
 from .logfile import reopen_log_files
 from .memory import freeze_startup_objects
 from .privileges import Identity, resolve_identity
@@ -84,13 +85,11 @@ class AppServer:
         self.config = config
         self.reload_config = reload_config
         self.config_path = config_path
-        #: listeners by canonical bind text (``fd://N`` for systemd's)
-        self.sockets: dict[str, socket.socket] = {}
+        self.listeners = Listeners()
         self.activated = False
         self.preloaded: tuple[Interface, Any] | None = None
         self.identity: Identity | None = None
-        self._pending: tuple[Config, dict[str, socket.socket], list[socket.socket]] | None = None
-        self._announced: set[str] = set()
+        self._pending_config: Config | None = None
 
     # -- Program ---------------------------------------------------------------------------
 
@@ -105,11 +104,11 @@ class AppServer:
         inherited = systemd.listen_sockets()
         if inherited:
             self.activated = True
-            self.sockets = {f"fd://{sock.fileno()}": sock for sock in inherited}
+            self.listeners.adopt({f"fd://{sock.fileno()}": sock for sock in inherited})
             log.info("using %d sockets passed by systemd; --bind is ignored", len(inherited))
         else:
-            self.sockets, _ = self._bind(config, {})
-        return self._specs(config, self.sockets)
+            self.listeners.bind(config)
+        return self._specs(config, self.listeners.current)
 
     def prepare_reload(self) -> Sequence[WorkerSpec]:
         config = self.reload_config()
@@ -117,85 +116,39 @@ class AppServer:
         if changed:
             log.warning("reload: %s only change on a restart", ", ".join(changed))
         identity = resolve_identity(config.user, config.group)
-        fresh: list[socket.socket] = []
-        if self.activated:
-            sockets = dict(self.sockets)
-        else:
-            sockets, fresh = self._bind(config, self.sockets)
-        self._pending = (config, sockets, fresh)
+        sockets = self.listeners.prepare(config, rebind=not self.activated)
+        self._pending_config = config
         self.identity = identity
         if self.preloaded is not None:
             log.info("reload: --preload is on, so the app's code stays as loaded at start")
         return self._specs(config, sockets)
 
     def commit_reload(self) -> None:
-        assert self._pending is not None
-        config, sockets, _ = self._pending
-        self._pending = None
-        kept = {id(sock) for sock in sockets.values()}
-        for text, sock in self.sockets.items():
-            if id(sock) not in kept:
-                log.info("no longer listening on %s", text)
-                sock.close()
-        self.sockets = sockets
+        config = self._pending_config
+        assert config is not None
+        self._pending_config = None
+        self.listeners.commit()
         self.config = config
         setup_logging(config.log_level)
 
     def abort_reload(self) -> None:
-        if self._pending is not None:
-            for sock in self._pending[2]:
-                sock.close()
-            self._pending = None
+        self.listeners.abort()
+        self._pending_config = None
         self.identity = resolve_identity(self.config.user, self.config.group)
 
     def serving(self, first: bool) -> None:
-        for sock in self.sockets.values():
-            url = sock_url(sock)
-            if url not in self._announced:
-                self._announced.add(url)
-                log.info("listening on %s", url)
+        self.listeners.announce(sock_url)
 
     def in_child(self, spec: WorkerSpec) -> None:
-        keep = {id(s) for s in spec.run.sockets} if isinstance(spec.run, AppWorker) else set()
-        every = list(self.sockets.values())
-        if self._pending is not None:
-            every += self._pending[2]
-        for sock in every:
-            if id(sock) not in keep:
-                sock.close()
+        self.listeners.keep_only(spec.run.sockets if isinstance(spec.run, AppWorker) else ())
 
     def reopen_logs(self) -> None:
         reopen_log_files()
 
     def close(self) -> None:
-        if self._pending is not None:
-            self.abort_reload()
-        for sock in self.sockets.values():
-            sock.close()
-        self.sockets = {}
+        self.listeners.close()
 
     # -- helpers ---------------------------------------------------------------------------
-
-    def _bind(
-        self, config: Config, current: dict[str, socket.socket]
-    ) -> tuple[dict[str, socket.socket], list[socket.socket]]:
-        """Listeners for ``config.bind``: the current ones reused, the others bound now."""
-        sockets: dict[str, socket.socket] = {}
-        fresh: list[socket.socket] = []
-        try:
-            for address in config.bind_addresses:
-                text = str(address)
-                if text in current:
-                    sockets[text] = current[text]
-                elif text not in sockets:
-                    sock = bind_socket(address, backlog=config.backlog, unix_mode=config.unix_mode)
-                    fresh.append(sock)
-                    sockets[text] = sock
-        except ConfigError:
-            for sock in fresh:
-                sock.close()
-            raise
-        return sockets, fresh
 
     def _specs(self, config: Config, sockets: dict[str, socket.socket]) -> list[WorkerSpec]:
         worker = AppWorker(

@@ -101,6 +101,26 @@ def _exit_now() -> None:
     os._exit(0)
 
 
+def prepare_worker_process(
+    ctx: WorkerContext, role: str, name: str, identity: Identity | None
+) -> int | None:
+    """What every forked worker does first; an exit status if it cannot go on, else None."""
+    set_title(role, name)
+    # A wedged worker is aborted (SIGABRT): faulthandler dumps where each thread is, and
+    # the process ends. That dump is the diagnosis, so no core file is written as well.
+    faulthandler.enable(all_threads=True)
+    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+    for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
+        signal.signal(signum, signal.SIG_IGN)  # the arbiter's signals, not a worker's
+    if identity is not None:
+        try:
+            identity.switch()
+        except OSError as exc:
+            return ctx.boot_failed(f"cannot switch the worker's user or group: {exc}")
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class AppWorker:
     """What an app worker runs: ``WorkerSpec.run`` of the app server's pool."""
@@ -112,19 +132,9 @@ class AppWorker:
     preloaded: tuple[Interface, Any] | None = None
 
     def __call__(self, ctx: WorkerContext) -> int:
-        set_title("worker", self.app_path)
-        # A wedged worker is aborted (SIGABRT): faulthandler dumps where each thread is, and
-        # the process ends. That dump is the diagnosis, so no core file is written as well.
-        faulthandler.enable(all_threads=True)
-        _, hard = resource.getrlimit(resource.RLIMIT_CORE)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
-        for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
-            signal.signal(signum, signal.SIG_IGN)  # the arbiter's signals, not a worker's
-        if self.identity is not None:
-            try:
-                self.identity.switch()
-            except OSError as exc:
-                return ctx.boot_failed(f"cannot switch the worker's user or group: {exc}")
+        failed = prepare_worker_process(ctx, "worker", self.app_path, self.identity)
+        if failed is not None:
+            return failed
         config = self.config
         if config.limit_max_requests and config.max_requests_jitter:
             limit = config.limit_max_requests + random.randint(0, config.max_requests_jitter)

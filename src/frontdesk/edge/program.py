@@ -21,14 +21,13 @@ import socket
 from collections.abc import Callable, Sequence
 
 from frontdesk.appserver.arbiter import Arbiter
+from frontdesk.appserver.listeners import Listeners
 from frontdesk.appserver.logfile import reopen_log_files
 from frontdesk.appserver.privileges import Identity, resolve_identity
 from frontdesk.appserver.process import WorkerSpec
 from frontdesk.appserver.runtime import control_path
 from frontdesk.config.model import Config
-from frontdesk.errors import ConfigError
 from frontdesk.observe.logging import setup_logging
-from frontdesk.sockets import bind_socket
 
 from .run import listening_url, validate
 from .worker import EdgeWorker
@@ -39,8 +38,6 @@ log = logging.getLogger("frontdesk.arbiter")
 
 #: read by the arbiter once, at start; a reload that changes them only warns
 _AT_START_ONLY = ("pid_file", "control_socket")
-
-_Pending = tuple[Config, dict[str, socket.socket], list[socket.socket], bool]
 
 
 def run(config: Config, *, reload_config: Callable[[], Config]) -> int:
@@ -64,12 +61,10 @@ class EdgeProgram:
         self.name = "edge"
         self.config = config
         self.reload_config = reload_config
-        #: listeners by canonical bind text
-        self.sockets: dict[str, socket.socket] = {}
+        self.listeners = Listeners()
         self.tls = False
         self.identity: Identity | None = None
-        self._pending: _Pending | None = None
-        self._announced: set[str] = set()
+        self._pending: tuple[Config, bool] | None = None
 
     # -- Program ---------------------------------------------------------------------------
 
@@ -77,8 +72,7 @@ class EdgeProgram:
         config = self.config
         self.tls = validate(config)  # a bad route or certificate: one line, before any fork
         self.identity = resolve_identity(config.user, config.group)
-        self.sockets, _ = _bind(config, {})
-        return self._specs(config, self.sockets)
+        return self._specs(config, self.listeners.bind(config))
 
     def prepare_reload(self) -> Sequence[WorkerSpec]:
         config = self.reload_config()
@@ -87,59 +81,38 @@ class EdgeProgram:
         if changed:
             log.warning("reload: %s only change on a restart", ", ".join(changed))
         identity = resolve_identity(config.user, config.group)
-        sockets, fresh = _bind(config, self.sockets)
-        self._pending = (config, sockets, fresh, tls)
+        sockets = self.listeners.prepare(config)
+        self._pending = (config, tls)
         self.identity = identity
         return self._specs(config, sockets)
 
     def commit_reload(self) -> None:
         assert self._pending is not None
-        config, sockets, _, tls = self._pending
+        config, tls = self._pending
         self._pending = None
-        kept = {id(sock) for sock in sockets.values()}
-        for text, sock in self.sockets.items():
-            if id(sock) not in kept:
-                log.info("no longer listening on %s", text)
-                sock.close()
-        self.sockets = sockets
+        self.listeners.commit()
         self.config = config
         if tls != self.tls:
-            self._announced.clear()  # the same sockets, now announced with their new scheme
+            self.listeners.forget_announced()  # the same sockets, announced with a new scheme
         self.tls = tls
         setup_logging(config.log_level)
 
     def abort_reload(self) -> None:
-        if self._pending is not None:
-            for sock in self._pending[2]:
-                sock.close()
-            self._pending = None
+        self.listeners.abort()
+        self._pending = None
         self.identity = resolve_identity(self.config.user, self.config.group)
 
     def serving(self, first: bool) -> None:
-        for sock in self.sockets.values():
-            url = listening_url(sock, self.tls)
-            if url not in self._announced:
-                self._announced.add(url)
-                log.info("listening on %s", url)
+        self.listeners.announce(lambda sock: listening_url(sock, self.tls))
 
     def in_child(self, spec: WorkerSpec) -> None:
-        keep = {id(s) for s in spec.run.sockets} if isinstance(spec.run, EdgeWorker) else set()
-        every = list(self.sockets.values())
-        if self._pending is not None:
-            every += self._pending[2]
-        for sock in every:
-            if id(sock) not in keep:
-                sock.close()
+        self.listeners.keep_only(spec.run.sockets if isinstance(spec.run, EdgeWorker) else ())
 
     def reopen_logs(self) -> None:
         reopen_log_files()
 
     def close(self) -> None:
-        if self._pending is not None:
-            self.abort_reload()
-        for sock in self.sockets.values():
-            sock.close()
-        self.sockets = {}
+        self.listeners.close()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -156,25 +129,3 @@ class EdgeProgram:
                 title=self.name,
             )
         ]
-
-
-def _bind(
-    config: Config, current: dict[str, socket.socket]
-) -> tuple[dict[str, socket.socket], list[socket.socket]]:
-    """Listeners for ``config.bind``: the current ones reused, the others bound now."""
-    sockets: dict[str, socket.socket] = {}
-    fresh: list[socket.socket] = []
-    try:
-        for address in config.bind_addresses:
-            text = str(address)
-            if text in current:
-                sockets[text] = current[text]
-            elif text not in sockets:
-                sock = bind_socket(address, backlog=config.backlog, unix_mode=config.unix_mode)
-                fresh.append(sock)
-                sockets[text] = sock
-    except ConfigError:
-        for sock in fresh:
-            sock.close()
-        raise
-    return sockets, fresh

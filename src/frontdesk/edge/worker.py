@@ -11,15 +11,11 @@ arbiter validated it, but a file may have changed since) is a one-line boot fail
 from __future__ import annotations
 
 import dataclasses
-import faulthandler
-import resource
-import signal
 import socket
 
 from frontdesk.appserver.privileges import Identity
 from frontdesk.appserver.process import WorkerContext
-from frontdesk.appserver.proctitle import set_title
-from frontdesk.appserver.worker import WorkerHooks
+from frontdesk.appserver.worker import WorkerHooks, prepare_worker_process
 from frontdesk.config.model import Config
 from frontdesk.errors import ConfigError
 from frontdesk.http import Exchange, Handler
@@ -40,17 +36,9 @@ class EdgeWorker:
     identity: Identity | None = None
 
     def __call__(self, ctx: WorkerContext) -> int:
-        set_title("edge worker", self.name)
-        faulthandler.enable(all_threads=True)  # the arbiter's SIGABRT dump of a wedged loop
-        _, hard = resource.getrlimit(resource.RLIMIT_CORE)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
-        for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
-            signal.signal(signum, signal.SIG_IGN)  # the arbiter's signals, not a worker's
-        if self.identity is not None:
-            try:
-                self.identity.switch()
-            except OSError as exc:
-                return ctx.boot_failed(f"cannot switch the worker's user or group: {exc}")
+        failed = prepare_worker_process(ctx, "edge worker", self.name, self.identity)
+        if failed is not None:
+            return failed
         config = self.config
         try:
             context = tls_context(config)
