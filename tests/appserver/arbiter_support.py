@@ -36,16 +36,23 @@ class Pool:
         self.url = ""
 
     def __enter__(self) -> Pool:
+        try:
+            self._wait_started()
+        except BaseException:
+            self.server.stop()  # __exit__ does not run when __enter__ fails
+            raise
+        return self
+
+    def _wait_started(self) -> None:
         if self.logs_to_stderr:
             self.url = self.server.url()  # logged once every worker is ready
-            return self
+            return
         deadline = time.monotonic() + 15
         while not os.path.exists(self.control):
             assert self.server.proc.poll() is None, self.server.output
             assert time.monotonic() < deadline, "the control socket never appeared"
             time.sleep(0.02)
         self.wait_status(lambda s: all(p["ready"] == p["target"] for p in s["pools"]), "ready")
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -97,7 +98,11 @@ def test_user_and_group_apply_to_workers_not_the_arbiter(tmp_path: Path) -> None
 
     nobody = pwd.getpwnam("nobody")
     tmp_path.chmod(0o755)
-    with Pool(tmp_path, "--user", "nobody", workers=1) as pool:
+    # The worker imports the app as nobody: give it a copy it can read wherever the checkout
+    # lives (a fresh clone may sit in a directory only root can enter).
+    shutil.copy(Path(APPS) / "pool_apps.py", tmp_path / "pool_apps.py")
+    (tmp_path / "pool_apps.py").chmod(0o644)
+    with Pool(tmp_path, "--user", "nobody", "--app-dir", str(tmp_path), workers=1) as pool:
         [worker] = pool.wait_ready(1)
         assert httpx.get(pool.url).status_code == 200
         assert os.stat(f"/proc/{worker}").st_uid == nobody.pw_uid
