@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -98,11 +100,20 @@ def test_user_and_group_apply_to_workers_not_the_arbiter(tmp_path: Path) -> None
 
     nobody = pwd.getpwnam("nobody")
     tmp_path.chmod(0o755)
-    # The worker imports the app as nobody: give it a copy it can read wherever the checkout
-    # lives (a fresh clone may sit in a directory only root can enter).
-    shutil.copy(Path(APPS) / "pool_apps.py", tmp_path / "pool_apps.py")
-    (tmp_path / "pool_apps.py").chmod(0o644)
-    with Pool(tmp_path, "--user", "nobody", "--app-dir", str(tmp_path), workers=1) as pool:
+    # The worker imports the app as nobody: give it a copy in a directory nobody can reach
+    # (the checkout, and pytest's tmp_path below /tmp/pytest-of-root, may be root's alone).
+    readable = Path(tempfile.mkdtemp(prefix="frontdesk-nobody-"))
+    readable.chmod(0o755)
+    shutil.copy(Path(APPS) / "pool_apps.py", readable / "pool_apps.py")
+    (readable / "pool_apps.py").chmod(0o644)
+    try:
+        _run_as_nobody(tmp_path, readable, nobody)
+    finally:
+        shutil.rmtree(readable, ignore_errors=True)
+
+
+def _run_as_nobody(tmp_path: Path, app_dir: Path, nobody: Any) -> None:
+    with Pool(tmp_path, "--user", "nobody", "--app-dir", str(app_dir), workers=1) as pool:
         [worker] = pool.wait_ready(1)
         assert httpx.get(pool.url).status_code == 200
         assert os.stat(f"/proc/{worker}").st_uid == nobody.pw_uid
