@@ -21,14 +21,20 @@ Retries, in step 2 and 3 before the client sees anything:
 Each is bounded by ``max_tries`` and ``retry_timeout``; every failure counts towards the
 server's passive health. When all tries fail the client gets 502, or 504 after a timeout;
 503 when no server was available at all.
+
+Every answer carries the edge's ``Server-Timing`` entry (its own time: the request's time
+here less the time spent waiting on upstreams), and a trusted peer's ``Frontdesk-Trace: 1``
+gets the edge's trace field after the upstream's (``frontdesk.edge.filters.journey``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
+from frontdesk.edge.filters.journey import add_timing, timing_entry, trace_field
 from frontdesk.edge.proxy.buffering import Spool, read_request_body
 from frontdesk.edge.proxy.client import (
     ConnectFailed,
@@ -86,6 +92,13 @@ class _Request:
     body: Spool | None
     #: the body is read from the client while it is sent (not buffered)
     streamed: bool
+    #: ``time.perf_counter()`` when the request reached the route
+    received: float = 0.0
+    #: seconds spent waiting on upstreams (connect, send, until the response head)
+    waited: float = 0.0
+    #: the server of the latest try, and the tries made
+    server: Upstream | None = None
+    attempts: int = 0
     #: a streamed body has started to be read: the request cannot be sent again
     consumed: bool = False
 
@@ -123,7 +136,10 @@ class ProxyRoute:
         )
 
     def handle(self, exchange: Exchange) -> None:
-        task = asyncio.get_running_loop().create_task(self._serve(exchange))
+        # The request head has just been parsed: the journey's clocks start here.
+        task = asyncio.get_running_loop().create_task(
+            self._serve(exchange, time.time(), time.perf_counter())
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -137,25 +153,27 @@ class ProxyRoute:
 
     # -- one request -----------------------------------------------------------------------
 
-    async def _serve(self, exchange: Exchange) -> None:
+    async def _serve(self, exchange: Exchange, wall: float, received: float) -> None:
         self.stats.requests += 1
+        job: _Request | None = None
         try:
-            await self._proxy(exchange)
+            job = self._job(exchange, wall, received)
+            await self._proxy(job)
         except (ClientDisconnected, ProtocolError):
             # The client left, or the core refused its body and answered it already.
             if exchange.started and not exchange.finished:
                 exchange.abort()
         except Exception:
             log.exception("proxying %s %r failed", exchange.request.method, exchange.request.path)
-            self._answer_error(exchange, 500, None)
+            self._answer_error(exchange, 500, job)
 
-    async def _proxy(self, exchange: Exchange) -> None:
+    def _job(self, exchange: Exchange, wall: float, received: float) -> _Request:
         options = self.options
         request = exchange.request
         peer = exchange.client
         scheme = options.scheme or exchange.scheme
         forwarding = forwarding_for(
-            request.headers, None if peer is None else peer[0], scheme, options.trusted
+            request.headers, None if peer is None else peer[0], scheme, options.trusted, wall
         )
         upgrade = request.upgrade
         tunnel = None
@@ -163,7 +181,12 @@ class ProxyRoute:
             p.strip().lower() in options.upgrade_protocols for p in upgrade.split(b",")
         ):
             tunnel = upgrade
-        job = _Request(exchange, forwarding, self._target(request), tunnel, None, False)
+        return _Request(exchange, forwarding, self._target(request), tunnel, None, False, received)
+
+    async def _proxy(self, job: _Request) -> None:
+        options = self.options
+        exchange = job.exchange
+        request = exchange.request
         if request.has_body:
             if options.request_buffering:
                 job.body = Spool(options.request_buffer_memory, options.temp_dir)
@@ -230,7 +253,7 @@ class ProxyRoute:
             await self._relay(job, server, response)
             return
         self.stats.failures += 1
-        self._answer_error(job.exchange, 503 if error is None else error.status, job.forwarding)
+        self._answer_error(job.exchange, 503 if error is None else error.status, job)
 
     @staticmethod
     def _may_retry(exc: UpstreamError, job: _Request, idempotent: bool) -> bool:
@@ -268,6 +291,23 @@ class ProxyRoute:
     async def _attempt(
         self, job: _Request, server: Upstream, *, idempotent: bool, last: bool
     ) -> _Response:
+        job.server = server
+        job.attempts += 1
+        waiting = time.perf_counter()
+        try:
+            conn, head = await self._exchange_head(job, server, idempotent=idempotent)
+        finally:
+            job.waited += time.perf_counter() - waiting
+        try:
+            return await self._read_response(job, conn, head, idempotent=idempotent, last=last)
+        except BaseException:
+            conn.abort()
+            raise
+
+    async def _exchange_head(
+        self, job: _Request, server: Upstream, *, idempotent: bool
+    ) -> tuple[UpstreamConnection, ResponseHead]:
+        """A connection to ``server`` with the request sent and the response head read."""
         options = self.options
         pool = server.pool
         conn = pool.take()
@@ -300,11 +340,7 @@ class ProxyRoute:
         except BaseException:
             conn.abort()  # the client left mid-body, or the task was cancelled
             raise
-        try:
-            return await self._read_response(job, conn, head, idempotent=idempotent, last=last)
-        except BaseException:
-            conn.abort()
-            raise
+        return conn, head
 
     async def _send(
         self, job: _Request, server: Upstream, conn: UpstreamConnection
@@ -425,10 +461,22 @@ class ProxyRoute:
     def _response_fields(
         self, job: _Request, head: ResponseHead, *, tunnel: bool = False
     ) -> list[tuple[bytes, bytes]]:
-        fields = response_fields(head.headers, tunnel=tunnel)
+        trace = job.forwarding.trace
+        fields = response_fields(head.headers, tunnel=tunnel, trace=trace)
         if self.options.response_request_id and header_value(fields, b"x-request-id") is None:
             fields.append((b"x-request-id", job.forwarding.request_id))
+        self._journey(fields, job)
         return fields
+
+    def _journey(self, fields: list[tuple[bytes, bytes]], job: _Request) -> None:
+        """The edge's Server-Timing entry and, when asked by a trusted peer, its trace field."""
+        if self.options.server_timing:
+            spent = time.perf_counter() - job.received - job.waited
+            add_timing(fields, timing_entry(spent))
+        if job.forwarding.trace:
+            server = job.server
+            upstream = None if server is None else server.address.label
+            fields.append(trace_field(self.prefix, upstream=upstream, attempts=job.attempts))
 
     async def _relay(self, job: _Request, server: Upstream, response: _Response) -> None:
         conn, head, spool = response.conn, response.head, response.spool
@@ -520,7 +568,7 @@ class ProxyRoute:
         if not tunnel.client.write_paused:
             transport.resume_reading()
 
-    def _answer_error(self, exchange: Exchange, status: int, forwarding: Forwarding | None) -> None:
+    def _answer_error(self, exchange: Exchange, status: int, job: _Request | None) -> None:
         if exchange.started:
             if not exchange.finished:
                 exchange.abort()
@@ -528,8 +576,10 @@ class ProxyRoute:
         if exchange.disconnected:
             return
         fields = [PAGE_TYPE]
-        if forwarding is not None and self.options.response_request_id:
-            fields.append((b"x-request-id", forwarding.request_id))
+        if job is not None:
+            if self.options.response_request_id:
+                fields.append((b"x-request-id", job.forwarding.request_id))
+            self._journey(fields, job)
         try:
             exchange.start(status, fields)
             exchange.end(error_page(status))

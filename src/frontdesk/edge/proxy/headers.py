@@ -8,7 +8,8 @@ Towards the upstream:
   ``X-Forwarded-Host`` say how the request reached us, ``Forwarded`` (RFC 7239) gets one
   element for this hop, and ``X-Request-ID`` is a fresh random id. When the peer is a
   trusted proxy its values are kept (the lists appended to); from anyone else they are
-  replaced, so a client cannot forge where it comes from.
+  replaced, so a client cannot forge where it comes from. ``X-Request-Start`` and
+  ``Frontdesk-Trace`` follow the same rule (``frontdesk.edge.filters.journey``).
 - Host is passed through, or set to the upstream's when the route asks.
 
 Towards the client: hop-by-hop fields go, and so do Date and Server (the core writes its own)
@@ -19,8 +20,15 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
+from frontdesk.edge.filters.journey import (
+    REQUEST_START,
+    TRACE,
+    request_start,
+    valid_request_start,
+)
 from frontdesk.interfaces.proxy import TrustedProxies
 
 _HOP_BY_HOP = frozenset(
@@ -37,6 +45,8 @@ _REWRITTEN = frozenset(
         b"x-forwarded-proto",
         b"x-forwarded-host",
         b"x-request-id",
+        REQUEST_START,
+        TRACE,
     }
 )
 _RESPONSE_OWN = frozenset({b"date", b"server"})
@@ -72,6 +82,10 @@ class Forwarding:
     scheme: str
     #: the request id sent upstream
     request_id: bytes
+    #: the X-Request-Start value sent upstream (``t=<microseconds>``)
+    request_start: bytes = b""
+    #: a trusted peer asked for ``Frontdesk-Trace``: forwarded, and answered with ours
+    trace: bool = False
 
 
 def forwarding_for(
@@ -79,17 +93,28 @@ def forwarding_for(
     peer: str | None,
     scheme: str,
     trusted: TrustedProxies,
+    received: float | None = None,
 ) -> Forwarding:
+    """``received``: the ``time.time()`` the request head arrived at (now when None)."""
     is_trusted = trusted.is_trusted(peer)
     request_id: bytes | None = None
+    start: bytes | None = None
+    trace = False
     if is_trusted:
         for name, value in headers:
-            if name == b"x-request-id" and _REQUEST_ID.match(value):
-                request_id = value
-                break
+            if name == b"x-request-id":
+                if request_id is None and _REQUEST_ID.match(value):
+                    request_id = value
+            elif name == REQUEST_START:
+                if start is None and valid_request_start(value):
+                    start = value
+            elif name == TRACE and value.strip() == b"1":
+                trace = True
     if request_id is None:
         request_id = secrets.token_hex(16).encode("ascii")
-    return Forwarding(peer, is_trusted, scheme, request_id)
+    if start is None:
+        start = request_start(time.time() if received is None else received)
+    return Forwarding(peer, is_trusted, scheme, request_id, start, trace)
 
 
 def _node(peer: str | None) -> bytes:
@@ -157,6 +182,9 @@ def upstream_fields(
     forwarded.append(element)
     out.append((b"forwarded", b", ".join(forwarded)))
     out.append((b"x-request-id", forwarding.request_id))
+    out.append((REQUEST_START, forwarding.request_start))
+    if forwarding.trace:
+        out.append((TRACE, b"1"))
     if te_trailers:
         out.append((b"te", b"trailers"))
     if tunnel is not None:
@@ -166,13 +194,17 @@ def upstream_fields(
 
 
 def response_fields(
-    headers: list[tuple[bytes, bytes]], *, tunnel: bool = False
+    headers: list[tuple[bytes, bytes]], *, tunnel: bool = False, trace: bool = False
 ) -> list[tuple[bytes, bytes]]:
-    """An upstream response's fields as passed to the client."""
+    """An upstream response's fields as passed to the client.
+
+    ``trace``: the client is a trusted peer that asked for ``Frontdesk-Trace``; otherwise
+    the upstream's trace fields are dropped.
+    """
     listed = connection_listed(headers)
     out = []
     for name, value in headers:
-        if name in _RESPONSE_OWN or name.startswith(b"x-accel-"):
+        if name in _RESPONSE_OWN or name.startswith(b"x-accel-") or (name == TRACE and not trace):
             continue
         if tunnel and name == b"upgrade":
             out.append((name, value))

@@ -52,3 +52,5 @@ class ProxyOptions:
     trusted: TrustedProxies = field(default_factory=TrustedProxies)
     #: add the request's X-Request-ID to responses that do not carry one
     response_request_id: bool = True
+    #: add the edge's ``Server-Timing: edge;dur=<ms>`` entry to every answer
+    server_timing: bool = True

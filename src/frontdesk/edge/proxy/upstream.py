@@ -69,6 +69,13 @@ class Address:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}".encode("ascii")
 
+    @property
+    def label(self) -> str:
+        """``unix:/path`` or ``host:port``: how traces and logs name this address."""
+        if self.path is not None:
+            return f"unix:{self.path}"
+        return self.authority.decode("ascii")
+
     def __str__(self) -> str:
         if self.path is not None:
             return f"unix:{self.path}"
