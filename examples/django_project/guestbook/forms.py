@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django import forms
+
+from .models import Entry
+
+
+class EntryForm(forms.ModelForm):
+    class Meta:
+        model = Entry
+        fields = ["name", "message"]
