@@ -7,6 +7,10 @@ the resolved root, directories (a slash redirect, then index files), the represe
 (``conditional``), the ranges (``ranges``), then the body through the core's
 ``Exchange.sendfile``. Everything before the body runs inline in ``handle``; only a body
 that needs to await (a large file, several ranges) gets a task.
+
+So every response head starts inside ``handle``: the edge's ``Server-Timing`` entry is the
+time from ``handle`` to that start, and a trusted peer's ``Frontdesk-Trace: 1`` gets the
+edge's trace field naming the file served (``frontdesk.edge.filters.journey``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import BinaryIO, cast
 
+from frontdesk.edge.filters.journey import timing_entry, trace_asked, trace_field
 from frontdesk.edge.static import mime
 from frontdesk.edge.static.cache import (
     DIRECTORY,
@@ -37,6 +42,7 @@ from frontdesk.edge.static.ranges import ByteRange, multipart, parse_range
 from frontdesk.errors import ClientDisconnected, ConfigError, LocalProtocolError
 from frontdesk.http.exchange import Exchange
 from frontdesk.http.rules import reason_phrase
+from frontdesk.interfaces.proxy import TrustedProxies
 
 log = logging.getLogger("frontdesk.edge.static")
 
@@ -81,6 +87,8 @@ class StaticFiles:
         nosniff: bool = True,
         max_ranges: int = 100,
         file_cache: FileCache | None = None,
+        server_timing: bool = True,
+        trusted: TrustedProxies | None = None,
     ) -> None:
         self.mount = MountPoint(prefix, root, alias=alias)
         if not os.path.isdir(self.mount.directory):
@@ -102,6 +110,10 @@ class StaticFiles:
             extra.append((b"cache-control", cache_control.encode("ascii")))
         self._cache_fields = extra
         self._nosniff = nosniff
+        #: add ``Server-Timing: edge;dur=<ms>`` to every answer
+        self.server_timing = server_timing
+        #: peers whose ``Frontdesk-Trace: 1`` is answered (the X-Forwarded-* rule)
+        self.trusted = trusted if trusted is not None else TrustedProxies()
         self._root_real = ""
         self._root_expires = float("-inf")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -118,39 +130,68 @@ class StaticFiles:
 
     def handle(self, exchange: Exchange) -> None:
         try:
-            self._handle(exchange, retried=False)
+            self._handle(exchange, time.perf_counter(), retried=False)
         except ClientDisconnected:
             pass  # gone before its answer: nothing to send, nothing held
 
-    def _handle(self, exchange: Exchange, *, retried: bool) -> None:
+    def _start(
+        self,
+        exchange: Exchange,
+        received: float,
+        status: int,
+        headers: Headers,
+        served: str | None = None,
+    ) -> None:
+        """Start the response, with the edge's journey fields."""
+        if self.server_timing:
+            headers.append((b"server-timing", timing_entry(time.perf_counter() - received)))
+        request = exchange.request
+        if trace_asked(request.headers):
+            peer = exchange.client
+            if self.trusted.is_trusted(None if peer is None else peer[0]):
+                headers.append(trace_field(self.mount.prefix, static=served))
+        exchange.start(status, headers)
+
+    def _plain(
+        self, exchange: Exchange, received: float, status: int, extra: Headers | None = None
+    ) -> None:
+        """A short text answer (errors, redirects)."""
+        body = b"%d %s\n" % (status, reason_phrase(status))
+        headers: Headers = [(b"content-type", _TEXT)]
+        if extra:
+            headers.extend(extra)
+        self._start(exchange, received, status, headers)
+        exchange.end(body)
+
+    def _handle(self, exchange: Exchange, received: float, *, retried: bool) -> None:
         request = exchange.request
         if request.method != "GET" and request.method != "HEAD":
-            _plain(exchange, 405, [_ALLOW])
+            self._plain(exchange, received, 405, [_ALLOW])
             return
         try:
             located = self.mount.locate(request.path)
         except PathRefused as refused:
-            _plain(exchange, refused.status)
+            self._plain(exchange, received, refused.status)
             return
         entry = self._lookup(located.fs_path)
         name = located.segments[-1] if located.segments else ""
         if entry.kind == DIRECTORY:
             if not located.trailing_slash:
-                self._redirect_to_directory(exchange, located)
+                self._redirect_to_directory(exchange, received, located)
                 return
             index = self._index(located.fs_path)
             if index is None:
                 # No listing of directories (nginx without autoindex answers 403 too).
-                _plain(exchange, 403)
+                self._plain(exchange, received, 403)
                 return
             entry, name = index
         elif entry.kind == FILE and located.trailing_slash:
-            _plain(exchange, 404)  # "file.txt/" names nothing, as ENOTDIR says
+            self._plain(exchange, received, 404)  # "file.txt/" names nothing, as ENOTDIR says
             return
         if entry.kind == FILE:
-            self._serve(exchange, entry, name, retried=retried)
+            self._serve(exchange, received, entry, name, retried=retried)
         else:
-            _plain(exchange, _status_for(entry))
+            self._plain(exchange, received, _status_for(entry))
 
     def _root(self) -> str:
         """The root, resolved; resolved again every ``valid`` seconds, so a root behind a
@@ -179,13 +220,13 @@ class StaticFiles:
                 return entry, name
         return None
 
-    def _redirect_to_directory(self, exchange: Exchange, located: Located) -> None:
+    def _redirect_to_directory(self, exchange: Exchange, received: float, located: Located) -> None:
         # Rebuilt from the checked segments, so it never starts with "//" (an open redirect).
         location = encode_path(located.segments, True)
         query = exchange.request.query
         if query:
             location += b"?" + query
-        _plain(exchange, 301, [(b"location", location)])
+        self._plain(exchange, received, 301, [(b"location", location)])
 
     def _siblings(self, entry: Entry) -> tuple[tuple[str, Entry], ...]:
         found = []
@@ -197,7 +238,9 @@ class StaticFiles:
 
     # -- the response ----------------------------------------------------------------------
 
-    def _serve(self, exchange: Exchange, entry: Entry, name: str, *, retried: bool) -> None:
+    def _serve(
+        self, exchange: Exchange, received: float, entry: Entry, name: str, *, retried: bool
+    ) -> None:
         request = exchange.request
         fields = _request_fields(request.headers)
         is_get = request.method == "GET"
@@ -222,12 +265,12 @@ class StaticFiles:
             try:
                 fd = self.cache.acquire(entry)
             except OSError as exc:
-                _plain(exchange, 403 if isinstance(exc, PermissionError) else 404)
+                self._plain(exchange, received, 403 if isinstance(exc, PermissionError) else 404)
                 return
         handed_off = False
         try:
             handed_off = self._respond(
-                exchange, fields, chosen, fd, coding, bool(siblings), name, retried
+                exchange, received, fields, chosen, fd, coding, bool(siblings), name, retried
             )
         finally:
             if not handed_off:
@@ -236,6 +279,7 @@ class StaticFiles:
     def _respond(
         self,
         exchange: Exchange,
+        received: float,
         fields: dict[bytes, list[bytes]],
         entry: Entry,
         fd: int,
@@ -262,10 +306,10 @@ class StaticFiles:
         status = evaluate(conditions, request.method, etag, last_modified, now)
         if status is not None:
             if status == 304:
-                exchange.start(304, headers)
+                self._start(exchange, received, 304, headers, entry.path)
                 exchange.end()
             else:
-                _plain(exchange, status)
+                self._plain(exchange, received, status)
             return False
         size = entry.size
         headers.append(_ACCEPT_RANGES)
@@ -284,13 +328,15 @@ class StaticFiles:
             ):
                 ranges = parse_range(range_values[0], size, self.max_ranges)
         if ranges == ():
-            _plain(exchange, 416, [*headers, (b"content-range", b"bytes */%d" % size)])
+            self._plain(
+                exchange, received, 416, [*headers, (b"content-range", b"bytes */%d" % size)]
+            )
             return False
         if ranges is not None and len(ranges) > 1:
             layout = multipart(ranges, size, content_type)
             headers.append((b"content-type", layout.content_type))
             headers.append((b"content-length", b"%d" % layout.length))
-            exchange.start(206, headers)
+            self._start(exchange, received, 206, headers, entry.path)
             self._spawn(exchange, entry, fd, layout.parts, layout.tail)
             return True
         headers.append((b"content-type", content_type))
@@ -302,11 +348,11 @@ class StaticFiles:
         count = part.length
         headers.append((b"content-length", b"%d" % count))
         if request.method == "HEAD" or count == 0:
-            exchange.start(status, headers)
+            self._start(exchange, received, status, headers, entry.path)
             exchange.end()
             return False
         if count > INLINE_MAX:
-            exchange.start(status, headers)
+            self._start(exchange, received, status, headers, entry.path)
             self._spawn(exchange, entry, fd, ((b"", part),), b"")
             return True
         data = os.pread(fd, count, part.first)
@@ -314,11 +360,11 @@ class StaticFiles:
             # Truncated since it was looked up: look again (once) rather than lie.
             self.cache.invalidate(entry)
             if retried:
-                _plain(exchange, 503, [(b"retry-after", b"1")])
+                self._plain(exchange, received, 503, [(b"retry-after", b"1")])
             else:
-                self._handle(exchange, retried=True)
+                self._handle(exchange, received, retried=True)
             return False
-        exchange.start(status, headers)
+        self._start(exchange, received, status, headers, entry.path)
         exchange.end(data)
         return False
 
@@ -400,13 +446,3 @@ def _single(fields: dict[bytes, list[bytes]], name: bytes) -> bytes | None:
     """A date field's value; several fields make it invalid, so ignored (RFC 9110 13.1.3)."""
     values = fields.get(name)
     return values[0] if values is not None and len(values) == 1 else None
-
-
-def _plain(exchange: Exchange, status: int, extra: Headers | None = None) -> None:
-    """A short text answer (errors, redirects)."""
-    body = b"%d %s\n" % (status, reason_phrase(status))
-    headers: Headers = [(b"content-type", _TEXT)]
-    if extra:
-        headers.extend(extra)
-    exchange.start(status, headers)
-    exchange.end(body)
