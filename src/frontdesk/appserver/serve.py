@@ -26,6 +26,8 @@ from frontdesk.interfaces.proxy import TrustedProxies
 from frontdesk.interfaces.wsgi import WSGIHandler
 from frontdesk.interfaces.wsgi.types import WSGIApp
 from frontdesk.loops import loop_factory
+from frontdesk.observe.access import enable_access_log
+from frontdesk.observe.journey import Journey
 from frontdesk.observe.logging import setup_logging
 from frontdesk.sockets import bind_socket
 
@@ -57,7 +59,7 @@ def run(config: Config, app: str) -> int:
         for address in config.bind_addresses
     ]
     try:
-        return serve_sockets(config, interface, loaded, sockets)
+        return serve_sockets(config, interface, loaded, sockets, app_name=app)
     finally:
         for sock in sockets:
             sock.close()
@@ -69,17 +71,40 @@ def serve_sockets(
     app: Any,
     sockets: Sequence[socket.socket],
     hooks: ServeHooks | None = None,
+    *,
+    app_name: str | None = None,
+    worker: str | None = None,
 ) -> int:
-    """Serve a loaded app on bound sockets until stopped; the arbiter's workers run this too."""
+    """Serve a loaded app on bound sockets until stopped; the arbiter's workers run this too.
+
+    ``app_name`` (the app's ``module:attr``) and ``worker`` (the worker's name) are what a
+    traced request's ``Frontdesk-Trace`` field reports of this process.
+    """
     hooks = hooks or ServeHooks()
+    trusted = _trusted_proxies(config)
+    journey = Journey(
+        trusted or TrustedProxies.from_setting(config.forwarded_allow_ips),
+        interface="wsgi" if interface == "wsgi" else "asgi",
+        access=config.access_log,
+        app=app_name,
+        worker=worker,
+    )
+    if config.access_log:
+        enable_access_log()
     with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
         if interface == "wsgi":
-            return runner.run(_serve_wsgi(app, sockets, config, hooks))
-        return runner.run(_serve(as_asgi3(app, interface), sockets, config, hooks))
+            return runner.run(_serve_wsgi(app, sockets, config, hooks, trusted, journey))
+        asgi = as_asgi3(app, interface)
+        return runner.run(_serve(asgi, sockets, config, hooks, trusted, journey))
 
 
 async def _serve(
-    app: ASGIApp, sockets: Sequence[socket.socket], config: Config, hooks: ServeHooks
+    app: ASGIApp,
+    sockets: Sequence[socket.socket],
+    config: Config,
+    hooks: ServeHooks,
+    trusted: TrustedProxies | None,
+    journey: Journey,
 ) -> int:
     stop = hooks.on_loop()
     lifespan = Lifespan(app, mode=config.lifespan)
@@ -89,10 +114,11 @@ async def _serve(
         root_path=config.root_path,
         state=lifespan.state,
         websocket=websocket_options(config),
-        trusted_proxies=_trusted_proxies(config),
+        trusted_proxies=trusted,
         limit_concurrency=config.limit_concurrency,
         limit_max_requests=config.limit_max_requests,
         on_max_requests=hooks.on_max_requests(stop),
+        journey=journey,
     )
     await _run_server(handler, sockets, config, stop, hooks)
     await lifespan.shutdown(config.graceful_timeout)
@@ -100,7 +126,12 @@ async def _serve(
 
 
 async def _serve_wsgi(
-    app: WSGIApp, sockets: Sequence[socket.socket], config: Config, hooks: ServeHooks
+    app: WSGIApp,
+    sockets: Sequence[socket.socket],
+    config: Config,
+    hooks: ServeHooks,
+    trusted: TrustedProxies | None,
+    journey: Journey,
 ) -> int:
     """A WSGI app: no lifespan; ``threads`` picks inline calls (1) or a thread pool."""
     stop = hooks.on_loop()
@@ -108,11 +139,12 @@ async def _serve_wsgi(
         app,
         threads=config.threads,
         root_path=config.root_path,
-        trusted_proxies=_trusted_proxies(config),
+        trusted_proxies=trusted,
         limit_concurrency=config.limit_concurrency,
         limit_max_requests=config.limit_max_requests,
         on_max_requests=hooks.on_max_requests(stop),
         write_window=config.write_buffer_high,
+        journey=journey,
     )
     try:
         await _run_server(handler, sockets, config, stop, hooks)

@@ -146,7 +146,15 @@ class AppWorker:
             return ctx.boot_failed(str(exc))
         hooks = WorkerHooks(ctx, ctx.heartbeat(config.timeout))
         try:
-            return serve_sockets(config, interface, app, self.sockets, hooks)
+            return serve_sockets(
+                config,
+                interface,
+                app,
+                self.sockets,
+                hooks,
+                app_name=self.app_path,
+                worker=f"{ctx.pool}#{ctx.generation}",
+            )
         except AppLoadError as exc:
             if hooks.ready:
                 raise

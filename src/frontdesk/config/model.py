@@ -87,6 +87,7 @@ class Config:
     # log
     log_level: str
     log_file: str
+    access_log: bool
 
     # Where each value came from; a name missing here came from its default.
     _sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)

@@ -607,6 +607,15 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "File the log is appended to; - is stderr. SIGUSR1 reopens it (after log rotation).",
         toml="log.file",
     ),
+    Setting(
+        "access_log",
+        "log",
+        Bool(),
+        False,
+        "Log one line per request on the frontdesk.access logger (client, request line, "
+        "status, body bytes, duration, request id), whatever --log-level says.",
+        toml="log.access",
+    ),
 )
 
 #: cross-setting rules, checked after all sources are merged

@@ -361,7 +361,7 @@ class HttpConnection(asyncio.Protocol):
                     log.exception("request handler failed")
                     self._current = None
                     if not item.started:
-                        item.finished = True
+                        item.answered_by_core(500)
                         self._answer_error(ProtocolError("internal server error", 500))
                     else:
                         item.abort()
@@ -381,7 +381,7 @@ class HttpConnection(asyncio.Protocol):
                     parsing.abort()
                 else:
                     self._current = None
-                    parsing.finished = True
+                    parsing.answered_by_core(exc.status or 0)
                     self._answer_error(exc)
                 return
             # Queued, not yet handed to the handler: its place in line gets the error.
@@ -458,7 +458,7 @@ class HttpConnection(asyncio.Protocol):
                 current.abort()
             else:
                 self._current = None
-                current.finished = True
+                current.answered_by_core(408)
                 self._answer_error(timeout)
         else:
             # Idle keep-alive, a silent new connection, or the end of a lingering close.

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from frontdesk.http.connection import ConnectionSet, HttpConnection
     from frontdesk.http.request import Request
+    from frontdesk.observe.journey import Trip
 
 # Framing of the response body, decided when the first body bytes go out.
 _UNDECIDED, _LENGTH, _CHUNKED, _CLOSE, _NONE = range(5)
@@ -65,6 +66,7 @@ class Exchange:
         "request",
         "started",
         "status",
+        "trip",
     )
 
     def __init__(self, conn: HttpConnection, request: Request) -> None:
@@ -87,6 +89,8 @@ class Exchange:
         self.started = False
         self.finished = False
         self.status = 0
+        #: the request's journey (request id, Server-Timing, access log), when it has one
+        self.trip: Trip | None = None
 
     # -- connection facts ------------------------------------------------------------------
 
@@ -246,6 +250,9 @@ class Exchange:
             elif key == b"transfer-encoding" or key == b"keep-alive":
                 continue  # framing is the server's to choose
             fields.append((name, value))
+        trip = self.trip
+        if trip is not None:
+            fields += trip.head_fields()
         conn = self._conn
         if not conn.keep_alive_allowed():
             keep_alive = False
@@ -323,6 +330,9 @@ class Exchange:
                 conn.write(head + self._frame(data))
             elif data:
                 conn.write(self._frame(data))
+            trip = self.trip
+            if trip is not None and not self._no_body:
+                trip.sent += len(data)
         except LocalProtocolError:
             # The response cannot be framed as it began: close rather than leave the client
             # waiting for bytes (or a head) that will never come.
@@ -339,6 +349,7 @@ class Exchange:
         if conn.closed:
             self.finished = True
             self._wake_done()
+            self._end_trip()
             conn.exchange_done(self)
             raise ClientDisconnected("client disconnected")
         try:
@@ -361,12 +372,18 @@ class Exchange:
             self.finished = True
             self.keep_alive = False
             self._wake_done()
+            self._end_trip()
             conn.exchange_done(self)
             raise
         if out:
             conn.write(out)
         self.finished = True
         self._wake_done()
+        trip = self.trip
+        if trip is not None:
+            if not self._no_body:
+                trip.sent += len(data)
+            trip.finish(self)
         conn.exchange_done(self)
 
     async def sendfile(self, file: BinaryIO, offset: int, count: int) -> None:
@@ -394,6 +411,9 @@ class Exchange:
             raise LocalProtocolError("file body does not fit the response's framing")
         if self._framing == _LENGTH:
             self._remaining -= count
+        trip = self.trip
+        if trip is not None and not self._no_body:
+            trip.sent += count
         if self._no_body or count == 0:
             if prefix:
                 conn.write(prefix)
@@ -433,6 +453,17 @@ class Exchange:
             conn.write(data)
             await self.drain()
 
+    def _end_trip(self) -> None:
+        trip = self.trip
+        if trip is not None:
+            trip.finish(self)
+
+    def answered_by_core(self, status: int) -> None:
+        """The core answers this request itself (``status``), before the handler started one."""
+        self.finished = True
+        self.status = status
+        self._end_trip()
+
     def _wake_done(self) -> None:
         waiter = self._done_waiter
         if waiter is not None and not waiter.done():
@@ -462,6 +493,7 @@ class Exchange:
         self.status = 101
         self.keep_alive = False
         self._conn.switch_protocol(self, head, protocol)
+        self._end_trip()  # the HTTP exchange ends here; the new protocol's life is its own
 
     def abort(self) -> None:
         """Give up on this exchange: the connection is closed without a proper response end."""
@@ -469,6 +501,7 @@ class Exchange:
         if not self.finished:
             self.finished = True
             self._wake_done()
+            self._end_trip()
             self._conn.abort()
 
     # -- write flow control ----------------------------------------------------------------

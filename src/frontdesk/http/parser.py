@@ -243,6 +243,7 @@ class RequestParser:
         upgrade: bytes | None = None
         accepts_trailers = False
         proxied = False
+        journey = False
         transfer_codings: list[bytes] = []
         for name, value in headers:
             # Only a few names matter to framing; compare the first byte before the whole name.
@@ -268,10 +269,16 @@ class RequestParser:
                 expect_continue = version == "1.1"
             elif first == b"u" and name == b"upgrade":
                 upgrade = value
-            elif (first == b"x" and name.startswith(b"x-forwarded-")) or (
-                first == b"f" and name == b"forwarded"
-            ):
-                proxied = True
+            elif first == b"x":
+                if name.startswith(b"x-forwarded-"):
+                    proxied = True
+                elif name == b"x-request-id" or name == b"x-request-start":
+                    journey = True
+            elif first == b"f":
+                if name == b"forwarded":
+                    proxied = True
+                elif name == b"frontdesk-trace":
+                    journey = True
 
         if transfer_codings:
             if version == "1.0":
@@ -324,6 +331,7 @@ class RequestParser:
             upgrade,
             accepts_trailers,
             proxied,
+            journey,
         )
         self._request = request
         self._sink.on_request(request)

@@ -35,6 +35,9 @@ class Request:
     accepts_trailers: bool
     #: a Forwarded or X-Forwarded-* field is present (proxy headers to weigh)
     proxied: bool = False
+    #: an X-Request-ID, X-Request-Start or Frontdesk-Trace field is present (a proxy's
+    #: journey fields to weigh; see ``frontdesk.observe.journey``)
+    journey: bool = False
     #: trailer fields of a chunked body, filled in once the body is complete
     trailers: list[tuple[bytes, bytes]] = field(default_factory=list)
 

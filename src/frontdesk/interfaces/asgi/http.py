@@ -25,6 +25,7 @@ from frontdesk.interfaces.asgi.websocket import (
     is_websocket_upgrade,
 )
 from frontdesk.interfaces.proxy import TrustedProxies, resolve
+from frontdesk.observe.journey import Journey, log_app_error
 
 log = logging.getLogger("frontdesk.asgi")
 
@@ -55,6 +56,7 @@ class ASGIHandler:
         limit_concurrency: int = 0,
         limit_max_requests: int = 0,
         on_max_requests: Callable[[], None] | None = None,
+        journey: Journey | None = None,
     ):
         self.app = app
         self.root_path = root_path
@@ -64,6 +66,8 @@ class ASGIHandler:
         #: None ignores X-Forwarded-* and Forwarded from every peer
         self.trusted_proxies = trusted_proxies
         self.admission = Admission(limit_concurrency, limit_max_requests, on_max_requests)
+        #: request ids, Server-Timing, tracing and the access log; None: none of them
+        self.journey = journey
         self.tasks: set[asyncio.Task[None]] = set()
 
     def base_scope(self, exchange: Exchange, kind: str, scheme: str) -> Scope:
@@ -104,19 +108,30 @@ class ASGIHandler:
         return scope
 
     def handle(self, exchange: Exchange) -> None:
+        journey = self.journey
+        trip = None
+        if journey is not None and (exchange.request.journey or journey.access):
+            trip = journey.begin(exchange)
         if not self.admission.admit(exchange, len(self.tasks)):
             return
         upgrade = exchange.request.upgrade
         if upgrade is not None and self.websocket is not None and is_websocket_upgrade(upgrade):
             coro = WebSocketSession(self, exchange, self.websocket).run()
         else:
-            coro = self._run(_Cycle(exchange), self.scope_for(exchange))
+            scope = self.scope_for(exchange)
+            if trip is not None:
+                client = scope["client"]
+                trip.client = None if client is None else client[0]
+            coro = self._run(_Cycle(exchange), scope)
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
     async def _run(self, cycle: _Cycle, scope: Scope) -> None:
         exchange = cycle.exchange
+        trip = exchange.trip
+        if trip is not None:
+            trip.call()
         try:
             await self.app(scope, cycle.receive, cycle.send)
         except ClientDisconnected:
@@ -127,17 +142,21 @@ class ASGIHandler:
             if not isinstance(exc, Exception):
                 exchange.abort()
                 raise
-            log.exception("Exception in ASGI application")
+            log_app_error(log, "Exception in ASGI application", exchange, exc)
             cycle.fail()
             return
         if not exchange.finished:
             if exchange.disconnected:
                 exchange.abort()  # the app stopped because the client left: not an error
             elif not exchange.started:
-                log.error("ASGI application returned without starting a response")
+                log_app_error(
+                    log, "ASGI application returned without starting a response", exchange
+                )
                 cycle.fail()
             else:
-                log.error("ASGI application returned without completing the response")
+                log_app_error(
+                    log, "ASGI application returned without completing the response", exchange
+                )
                 exchange.abort()
 
 

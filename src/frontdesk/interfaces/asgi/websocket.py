@@ -33,6 +33,7 @@ from frontdesk.errors import ClientDisconnected
 from frontdesk.http.rules import status_line
 from frontdesk.http.writer import CRLF, encode_fields
 from frontdesk.interfaces.asgi.websocket_connection import WebSocketConnection
+from frontdesk.observe.journey import log_app_error
 
 if TYPE_CHECKING:
     from websockets.extensions import ServerExtensionFactory
@@ -165,7 +166,7 @@ class WebSocketSession:
             if not isinstance(exc, Exception):
                 self._abort()
                 raise
-            log.exception("Exception in ASGI application")
+            log_app_error(log, "Exception in ASGI application", self.exchange, exc)
             self._app_failed()
             return
         self._app_returned()

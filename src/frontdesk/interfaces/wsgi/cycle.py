@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from frontdesk.errors import ClientDisconnected
 from frontdesk.interfaces.wsgi.filewrapper import file_range
 from frontdesk.interfaces.wsgi.response import Response
+from frontdesk.observe.journey import log_app_error
 
 if TYPE_CHECKING:
     from frontdesk.http.exchange import Exchange
@@ -66,7 +67,9 @@ def respond(app: WSGIApp, environ: Environ, sink: Sink) -> Generator[Wait, None,
             error = error or exc
     if error is None:
         if response.status is None:
-            log.error("WSGI application returned without calling start_response")
+            log_app_error(
+                log, "WSGI application returned without calling start_response", sink.exchange
+            )
             sink.fail()
             return
         try:
@@ -77,7 +80,7 @@ def respond(app: WSGIApp, environ: Environ, sink: Sink) -> Generator[Wait, None,
     if isinstance(error, ClientDisconnected):
         sink.abort()  # the client left (or the request was already answered): not an app error
     elif isinstance(error, Exception):
-        log.error("Exception in WSGI application", exc_info=error)
+        log_app_error(log, "Exception in WSGI application", sink.exchange, error)
         sink.fail()
     else:
         sink.abort()

@@ -28,11 +28,13 @@ from frontdesk.interfaces.wsgi.cycle import fail_exchange, respond
 from frontdesk.interfaces.wsgi.environ import EnvironBuilder
 from frontdesk.interfaces.wsgi.filewrapper import FileWrapper
 from frontdesk.interfaces.wsgi.threaded import ThreadedCycle
+from frontdesk.observe.journey import log_app_error
 
 if TYPE_CHECKING:
     from frontdesk.http.exchange import Exchange
     from frontdesk.interfaces.proxy import TrustedProxies
     from frontdesk.interfaces.wsgi.types import WSGIApp
+    from frontdesk.observe.journey import Journey
 
 log = logging.getLogger("frontdesk.wsgi")
 
@@ -53,6 +55,7 @@ class WSGIHandler:
         multiprocess: bool = False,
         write_window: int = 64 * 1024,
         spool_memory: int = inline.SPOOL_MEMORY,
+        journey: Journey | None = None,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
@@ -66,6 +69,8 @@ class WSGIHandler:
             file_wrapper=FileWrapper,
         )
         self.admission = Admission(limit_concurrency, limit_max_requests, on_max_requests)
+        #: request ids, Server-Timing, tracing and the access log; None: none of them
+        self.journey = journey
         #: threads mode: bytes a worker may have on their way to the client before it waits
         self.write_window = write_window
         #: inline mode: request body bytes held in memory before spooling to a temporary file
@@ -79,6 +84,10 @@ class WSGIHandler:
         self.pending: set[asyncio.Future[None]] = set()
 
     def handle(self, exchange: Exchange) -> None:
+        journey = self.journey
+        trip = None
+        if journey is not None and (exchange.request.journey or journey.access):
+            trip = journey.begin(exchange)
         if not self.admission.admit(exchange, len(self.pending)):
             return
         if self.executor is not None:
@@ -96,6 +105,9 @@ class WSGIHandler:
             exchange.abort()  # gone, or refused and already answered by the core
             return
         environ = inline.whole_body_environ(self.environ, exchange, body, size)
+        if trip is not None:
+            trip.client = environ.get("REMOTE_ADDR")
+            trip.call()
         sink = inline.ExchangeSink(exchange, asyncio.get_running_loop())
         cycle = respond(self.app, environ, sink)
         wait = context.run(inline.step, cycle)
@@ -106,6 +118,9 @@ class WSGIHandler:
         loop = asyncio.get_running_loop()
         cycle = ThreadedCycle(loop, exchange, self.write_window)
         environ = self.environ.build(exchange, cycle.input())
+        trip = exchange.trip
+        if trip is not None:
+            trip.client = environ.get("REMOTE_ADDR")
         context = contextvars.Context()
         future = loop.run_in_executor(executor, context.run, cycle.run, self.app, environ)
         self.pending.add(future)
@@ -122,7 +137,7 @@ class WSGIHandler:
         self.pending.discard(future)
         error = None if future.cancelled() else future.exception()
         if error is not None:
-            log.error("WSGI request failed", exc_info=error)
+            log_app_error(log, "WSGI request failed", exchange, error)
         if not exchange.finished:
             # A cycle always finishes its exchange; this is the net under a cancelled one.
             fail_exchange(exchange)

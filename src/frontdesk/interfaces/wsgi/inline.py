@@ -158,6 +158,10 @@ async def respond_spooled(
         return
     with body:
         environ = whole_body_environ(builder, exchange, body, size)
+        trip = exchange.trip
+        if trip is not None:
+            trip.client = environ.get("REMOTE_ADDR")
+            trip.call()
         sink = ExchangeSink(exchange, asyncio.get_running_loop())
         cycle = respond(app, environ, sink)
         await finish(cycle, step(cycle))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from frontdesk.errors import ClientDisconnected, ProtocolError
 from frontdesk.interfaces.wsgi.cycle import fail_exchange, respond
 from frontdesk.interfaces.wsgi.input import StreamInput
+from frontdesk.observe.journey import log_app_error
 
 if TYPE_CHECKING:
     from frontdesk.http.exchange import Exchange
@@ -72,6 +73,9 @@ class ThreadedCycle:
 
     def run(self, app: WSGIApp, environ: Environ) -> None:
         """Call the app and send its response; runs on a worker thread."""
+        trip = self.exchange.trip
+        if trip is not None:
+            trip.call()  # the wait for a free thread is over: it counts as queueing
         for wait in respond(app, environ, self):
             wait.close()  # not reached: this sink waits itself and hands back no wait
 
@@ -192,7 +196,7 @@ class ThreadedCycle:
             self.exchange.abort()
         else:
             # The core refused what the app sent, in a way start_response could not check.
-            log.error("Exception in WSGI response", exc_info=exc)
+            log_app_error(log, "Exception in WSGI response", self.exchange, exc)
             fail_exchange(self.exchange)
         with self._cond:
             if self._error is None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
-from typing import Any, BinaryIO, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeAlias
+
+if TYPE_CHECKING:
+    from frontdesk.http.exchange import Exchange
 
 Environ: TypeAlias = dict[str, Any]
 ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -26,7 +29,10 @@ class Sink(Protocol):
     Methods that return a ``Wait`` leave the waiting to the caller (the inline runner awaits
     it on the loop); a sink on a worker thread waits itself and returns None. ``end``,
     ``fail`` and ``abort`` finish the exchange; exactly one of them ends every cycle.
+    ``exchange`` is read only to name the request in log records (its request id).
     """
+
+    exchange: Exchange
 
     def write(self, head: Head | None, data: bytes) -> None: ...
     def pause(self) -> Wait | None: ...

@@ -1,0 +1,39 @@
+"""Apps for the request-journey tests: quick, slow (0.2 s before the head), failing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from typing import Any
+
+SLOW = 0.2
+BODY = b"hello, journey\n"
+
+
+async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    path = scope["path"]
+    if path == "/slow":
+        await asyncio.sleep(SLOW)
+    elif path == "/boom":
+        raise RuntimeError("the app failed on purpose")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain")],
+        }
+    )
+    await send({"type": "http.response.body", "body": BODY})
+
+
+def wsgi_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    path = environ["PATH_INFO"]
+    if path == "/slow":
+        time.sleep(SLOW)
+    elif path == "/boom":
+        raise RuntimeError("the app failed on purpose")
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(BODY)))])
+    return [BODY]
