@@ -84,7 +84,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        ((), "missing command, one of: serve, edge, settings, ctl"),
+        ((), "missing command, one of: serve, edge, run, check, config, settings, ctl"),
         (("bogus",), "argument COMMAND: invalid choice: 'bogus'"),
         (("serve",), "the following arguments are required: APP"),
         (("serve", "app:app", "--bogus"), "unrecognized arguments: --bogus (see 'frontdesk serve"),
@@ -145,7 +145,7 @@ def test_serve_hands_config_and_app_to_the_server(
 ) -> None:
     calls = fake_serve(lambda: 0)
     status, _, err = _run_main(
-        capsys, "serve", "pkg.web:app", "-b", "127.0.0.1:0", "--backlog", "5"
+        capsys, "serve", "pkg.web:app", "-w", "0", "-b", "127.0.0.1:0", "--backlog", "5"
     )
     assert (status, err) == (0, "")
     [(config, app)] = calls
@@ -159,7 +159,7 @@ def test_serve_return_value_is_the_exit_status(
     capsys: pytest.CaptureFixture[str], fake_serve: Callable[..., list[tuple[Config, str]]]
 ) -> None:
     fake_serve(lambda: 4)
-    assert _run_main(capsys, "serve", "a:b")[0] == 4
+    assert _run_main(capsys, "serve", "a:b", "-w", "0")[0] == 4
 
 
 def _raise(exc: BaseException) -> Callable[[], int]:
@@ -185,7 +185,7 @@ def test_serve_errors_are_one_line(
     line: str,
 ) -> None:
     fake_serve(_raise(exc))
-    got, _, err = _run_main(capsys, "serve", "a:b")
+    got, _, err = _run_main(capsys, "serve", "a:b", "-w", "0")
     assert got == status
     assert _assert_one_error_line(err).startswith(line)
 
@@ -194,7 +194,7 @@ def test_keyboard_interrupt_exits_130_quietly(
     capsys: pytest.CaptureFixture[str], fake_serve: Callable[..., list[tuple[Config, str]]]
 ) -> None:
     fake_serve(_raise(KeyboardInterrupt()))
-    assert _run_main(capsys, "serve", "a:b") == (130, "", "")
+    assert _run_main(capsys, "serve", "a:b", "-w", "0") == (130, "", "")
 
 
 @pytest.mark.parametrize(
@@ -212,7 +212,7 @@ def test_traceback_only_with_debug(
     env: dict[str, str],
 ) -> None:
     fake_serve(_raise(RuntimeError("boom")))
-    status, _, err = _run_main(capsys, "serve", "a:b", *argv, env=env)
+    status, _, err = _run_main(capsys, "serve", "a:b", "-w", "0", *argv, env=env)
     assert status == 1
     assert "Traceback" in err
     assert err.splitlines()[-1] == "frontdesk: error: internal error: RuntimeError: boom"

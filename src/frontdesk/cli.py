@@ -161,7 +161,52 @@ def _cmd_edge(namespace: argparse.Namespace, config: Config) -> int:
 
 
 def _cmd_settings(namespace: argparse.Namespace, config: Config) -> int:
+    from frontdesk.config.layout import layout_as_toml
+
     sys.stdout.write(config_as_toml(config, sources=True))
+    layout = layout_as_toml(config.layout)
+    if layout:
+        sys.stdout.write("\n" + layout)
+    return 0
+
+
+#: edge settings that 'frontdesk run' does not take: its upstreams are its own apps, and
+#: more upstreams are [[upstreams]] in the config file
+_NOT_FOR_RUN = ("proxy", "balance", "health_path")
+
+
+def _cmd_run(namespace: argparse.Namespace, config: Config) -> int:
+    app: str | None = namespace.app
+    if app is not None and not _APP_PATH.fullmatch(app):
+        raise ConfigError(f"APP {toml_repr(app)}: expected MODULE:ATTRIBUTE, e.g. pkg.web:app")
+    _refuse_edge_proxy(config)
+    from frontdesk.appserver.logfile import use_log_file
+    from frontdesk.stack.program import run as run_stack
+
+    use_log_file(config.log_file)
+    given, path = _given(namespace), namespace.config
+    return run_stack(config, app, reload_config=lambda: load_config(given, os.environ, path))
+
+
+def _refuse_edge_proxy(config: Config) -> None:
+    for name in _NOT_FOR_RUN:
+        if config.source(name) != "default":
+            raise ConfigError(
+                f"{name} ({config.source(name)}) is for 'frontdesk edge'; 'frontdesk run' proxies "
+                "to its own apps, and to others named in [[upstreams]]"
+            )
+
+
+def _cmd_check(namespace: argparse.Namespace, config: Config) -> int:
+    """Validate the config like ``nginx -t``: settings, layout, files, certificates."""
+    from frontdesk.stack.check import check
+
+    app: str | None = namespace.app
+    if app is not None and not _APP_PATH.fullmatch(app):
+        raise ConfigError(f"APP {toml_repr(app)}: expected MODULE:ATTRIBUTE, e.g. pkg.web:app")
+    what = check(config, app)
+    where = namespace.config or os.environ.get(CONFIG_ENV) or "the settings"
+    sys.stdout.write(f"{where}: ok ({what})\n")
     return 0
 
 
@@ -194,6 +239,9 @@ def _cmd_ctl(namespace: argparse.Namespace, config: Config) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "serve": _cmd_serve,
     "edge": _cmd_edge,
+    "run": _cmd_run,
+    "check": _cmd_check,
+    "config": _cmd_settings,
     "settings": _cmd_settings,
     "ctl": _cmd_ctl,
 }
@@ -232,6 +280,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_option(edge)
     _add_settings(edge, "edge")
+
+    run = commands.add_parser(
+        "run",
+        help="run the whole stack: the edge in front of APP's workers, one command",
+        description="Run the whole stack: the edge on --bind (static files, TLS, filters), "
+        "and APP's workers behind it on unix sockets, under one supervisor. Without APP, "
+        "the config file's [[apps]] are run.",
+        allow_abbrev=False,
+    )
+    run.add_argument(
+        "app", metavar="APP", nargs="?", default=None, help="the app as MODULE:ATTRIBUTE"
+    )
+    _add_config_option(run)
+    _add_settings(run, "run")
+
+    check = commands.add_parser(
+        "check",
+        help="validate the config file (and APP's stack) without running anything",
+        description="Check every setting, app, upstream and route of the config, the files "
+        "they name and the TLS certificates, like 'nginx -t'. Exit 0 when all is well, 2 "
+        "with one line naming file:line otherwise.",
+        allow_abbrev=False,
+    )
+    check.add_argument(
+        "app", metavar="APP", nargs="?", default=None, help="check the stack 'run APP' would run"
+    )
+    _add_config_option(check)
+    _add_settings(check, "run")
+
+    config_cmd = commands.add_parser(
+        "config",
+        help="print the resolved config: every setting, app, upstream and route, and its source",
+        description="Print the resolved config as TOML, each value with where it came from "
+        "(default, file:line, env, cli).",
+        allow_abbrev=False,
+    )
+    _add_config_option(config_cmd)
+    _add_settings(config_cmd, None)
 
     settings = commands.add_parser(
         "settings",
@@ -303,7 +389,7 @@ def _add_settings(parser: argparse.ArgumentParser, command: str | None) -> None:
     """
     groups = {name: parser.add_argument_group(f"[{name}] settings") for name in SECTIONS}
     for setting in SETTINGS:
-        if command is not None and command not in setting.commands:
+        if command is not None and not _takes(command, setting):
             continue
         kwargs: dict[str, Any] = {"dest": setting.name, "default": argparse.SUPPRESS}
         kwargs["help"] = _flag_help(setting).replace("%", "%%")
@@ -314,6 +400,15 @@ def _add_settings(parser: argparse.ArgumentParser, command: str | None) -> None:
             if setting.type.cli_shape == "repeat":
                 kwargs["action"] = "append"
         groups[setting.section].add_argument(*setting.cli_flags, **kwargs)
+
+
+def _takes(command: str, setting: Setting[Any]) -> bool:
+    """Whether ``command`` has a flag for ``setting``; run takes serve's and edge's."""
+    if command == "run":
+        if setting.name in _NOT_FOR_RUN:
+            return False
+        return bool({"serve", "edge", "run"} & set(setting.commands))
+    return command in setting.commands
 
 
 def _flag_help(setting: Setting[Any]) -> str:

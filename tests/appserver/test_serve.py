@@ -16,7 +16,9 @@ APPS = str(REPO / "tests" / "appserver" / "apps")
 
 
 def test_readme_example_app_serves_and_stops_cleanly() -> None:
-    with ServerProcess(["serve", "examples.hello_asgi:app", "-b", "127.0.0.1:0"]) as server:
+    with ServerProcess(
+        ["serve", "examples.hello_asgi:app", "-w", "0", "-b", "127.0.0.1:0"]
+    ) as server:
         url = server.url()
         r = httpx.get(url + "/hi")
         assert r.status_code == 200
@@ -27,7 +29,7 @@ def test_readme_example_app_serves_and_stops_cleanly() -> None:
 
 def test_lifespan_state_reaches_requests_and_shutdown_runs(tmp_path: Path) -> None:
     log = tmp_path / "lifespan.log"
-    args = ["serve", "lifespan_apps:with_state", "--app-dir", APPS, "-b", "127.0.0.1:0"]
+    args = ["serve", "lifespan_apps:with_state", "--app-dir", APPS, "-w", "0", "-b", "127.0.0.1:0"]
     with ServerProcess(args, env={"LIFESPAN_LOG": str(log)}) as server:
         url = server.url()
         assert log.read_text() == "startup\n"  # startup completed before we could connect
@@ -39,7 +41,16 @@ def test_lifespan_state_reaches_requests_and_shutdown_runs(tmp_path: Path) -> No
 
 def test_unix_socket_bind(tmp_path: Path) -> None:
     path = tmp_path / "app.sock"
-    args = ["serve", "lifespan_apps:no_lifespan", "--app-dir", APPS, "-b", f"unix:{path}"]
+    args = [
+        "serve",
+        "lifespan_apps:no_lifespan",
+        "--app-dir",
+        APPS,
+        "-w",
+        "0",
+        "-b",
+        f"unix:{path}",
+    ]
     with ServerProcess(args) as server:
         assert server.url() == f"unix:{path}"
         transport = httpx.HTTPTransport(uds=str(path))
@@ -50,7 +61,7 @@ def test_unix_socket_bind(tmp_path: Path) -> None:
 
 def test_term_lets_in_flight_request_finish(tmp_path: Path) -> None:
     log = tmp_path / "lifespan.log"
-    args = ["serve", "lifespan_apps:with_state", "--app-dir", APPS, "-b", "127.0.0.1:0"]
+    args = ["serve", "lifespan_apps:with_state", "--app-dir", APPS, "-w", "0", "-b", "127.0.0.1:0"]
     with ServerProcess(args, env={"LIFESPAN_LOG": str(log)}) as server:
         url = server.url()
         result: dict[str, object] = {}
@@ -79,7 +90,7 @@ def test_term_lets_in_flight_request_finish(tmp_path: Path) -> None:
 
 def test_startup_failed_exits_nonzero_with_message() -> None:
     result = run_cli(
-        ["serve", "lifespan_apps:startup_fails", "--app-dir", APPS, "-b", "127.0.0.1:0"]
+        ["serve", "lifespan_apps:startup_fails", "--app-dir", APPS, "-w", "0", "-b", "127.0.0.1:0"]
     )
     assert result.returncode != 0
     assert "database unreachable" in result.stderr
@@ -96,7 +107,7 @@ def test_startup_failed_exits_nonzero_with_message() -> None:
     ],
 )
 def test_app_load_errors_are_one_line(app: str, message: str) -> None:
-    result = run_cli(["serve", app, "--app-dir", APPS, "-b", "127.0.0.1:0"])
+    result = run_cli(["serve", app, "--app-dir", APPS, "-w", "0", "-b", "127.0.0.1:0"])
     assert result.returncode == 3, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -112,9 +123,11 @@ def test_malformed_app_path_is_a_usage_error() -> None:
 
 
 def test_bind_failure_is_a_config_error() -> None:
-    with ServerProcess(["serve", "examples.hello_asgi:app", "-b", "127.0.0.1:0"]) as first:
+    with ServerProcess(
+        ["serve", "examples.hello_asgi:app", "-w", "0", "-b", "127.0.0.1:0"]
+    ) as first:
         port = first.url().rsplit(":", 1)[1]
-        result = run_cli(["serve", "examples.hello_asgi:app", "-b", f"127.0.0.1:{port}"])
+        result = run_cli(["serve", "examples.hello_asgi:app", "-w", "0", "-b", f"127.0.0.1:{port}"])
     assert result.returncode == 2
     assert "cannot listen on 127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr

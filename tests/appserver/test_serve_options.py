@@ -19,7 +19,7 @@ APPS = str(REPO / "tests" / "appserver" / "apps")
 
 
 def serve(*args: str) -> ServerProcess:
-    return ServerProcess(["serve", *args, "--app-dir", APPS])
+    return ServerProcess(["serve", *args, "--app-dir", APPS, "-w", "0"])
 
 
 def test_factory_and_root_path() -> None:

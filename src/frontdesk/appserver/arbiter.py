@@ -193,6 +193,8 @@ class Arbiter:
                 name = _NAMES[signal.Signals(self._signals.popleft())]
                 getattr(self, f"handle_{name}")()
             self._reap()
+            if self.stopping == "graceful":
+                self._stop_next_tier()
             now = time.monotonic()
             self._scan(now)
             self._check_health(now)
@@ -264,8 +266,20 @@ class Arbiter:
             log.info("%s: stopping %s", reason, how)
         systemd.notify("STOPPING=1")
         self.reloads.cancel()
+        if fast:
+            for worker in self.workers.values():
+                self.stop_worker(worker, "shutdown", fast=True)
+        else:
+            self._stop_next_tier()
+
+    def _stop_next_tier(self) -> None:
+        """Gracefully: stop the workers of the lowest stop tier still running."""
+        if not self.workers:
+            return
+        tier = min(w.spec.stop_tier for w in self.workers.values())
         for worker in self.workers.values():
-            self.stop_worker(worker, "shutdown", fast=fast)
+            if worker.spec.stop_tier == tier and worker.kill_at is None:
+                self.stop_worker(worker, "shutdown")
 
     def resize(self, delta: int, pool_name: str | None = None) -> int:
         """Change a pool's size (never below 1); the new size."""

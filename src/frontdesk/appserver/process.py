@@ -74,6 +74,9 @@ class WorkerSpec:
     ``run`` is called in the forked child and returns its exit status. ``timeout`` is how long
     its loop may stay silent (0: not watched); ``graceful_timeout`` how long a stopping worker
     may drain. ``rolling`` pools are replaced by a reload (HUP); others (a file watcher) stay.
+    A graceful stop stops the pools of the lowest ``stop_tier`` first and each next tier once
+    the workers before it have exited: the edge (0) stops taking requests before the app
+    workers behind it (1) drain, so nothing the edge accepted finds no worker.
     """
 
     pool: str
@@ -84,6 +87,7 @@ class WorkerSpec:
     max_rss: int = 0  # bytes; 0: no limit
     rolling: bool = True
     title: str = ""
+    stop_tier: int = 0
 
 
 @dataclass

@@ -65,8 +65,11 @@ class WorkerHooks(ServeHooks):
             self.ctx.draining()
             stop.set()
 
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, graceful)
+        loop.add_signal_handler(signal.SIGTERM, graceful)
+        # Ctrl-C reaches the whole foreground process group; the arbiter turns it into TERMs
+        # in stop-tier order (the edge before the app workers behind it), so a worker leaves
+        # SIGINT to its arbiter instead of stopping on its own at the same instant.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         loop.add_signal_handler(signal.SIGQUIT, _exit_now)
         loop.add_signal_handler(signal.SIGUSR1, reopen_log_files)
         # The heartbeat starts with the loop: lifespan startup runs on it, so a startup that

@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
+from frontdesk.config.layout import STRUCTURED_KEYS, Layout, parse_layout
 from frontdesk.config.model import Config
 from frontdesk.config.settings import (
     CONFIG_ENV,
@@ -51,15 +52,18 @@ def load_config(
     """
     cli = cli or {}
     env = env or {}
-    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    values: dict[str, Any] = {s.name: s.type.resolve(s.default) for s in SETTINGS}
     sources: dict[str, str] = {}
 
     named_by = ""
+    layout = Layout()
     if config_path is None and env.get(CONFIG_ENV):
         config_path, named_by = env[CONFIG_ENV], CONFIG_ENV
     if config_path is not None:
-        for name, value, source in _from_file(read_toml(config_path, named_by)):
+        doc = read_toml(config_path, named_by)
+        for name, value, source in _from_file(doc):
             values[name], sources[name] = value, source
+        layout = parse_layout(doc)
 
     for setting in SETTINGS:
         for var in (setting.env_var, *setting.env_fallback):
@@ -80,7 +84,7 @@ def load_config(
         sources[name] = f"cli {flag}"
 
     _check_constraints(values, sources)
-    return Config(**values, _sources=sources)
+    return Config(**values, _layout=layout, _sources=sources)
 
 
 def default_config() -> Config:
@@ -120,6 +124,8 @@ def _walk(doc: TomlFile, table: Mapping[str, Any], prefix: KeyPath, out: list[An
         path = (*prefix, key)
         dotted = ".".join(path)
         setting = SETTINGS_BY_TOML_KEY.get(dotted)
+        if dotted in STRUCTURED_KEYS:
+            continue  # lists of tables: config/layout.py reads them
         if setting is not None:
             try:
                 converted = setting.type.from_toml(value)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from frontdesk.config.bind import BindAddress, parse_bind
+from frontdesk.config.layout import Layout
 from frontdesk.config.settings import SETTINGS, SETTINGS_BY_NAME, Setting
 
 __all__ = ["Config"]
@@ -84,10 +85,16 @@ class Config:
     conn_limit: int
     allow: tuple[str, ...]
     deny: tuple[str, ...]
+    edge_workers: int
+    status_path: str
+    server_timing: bool
     # log
     log_level: str
     log_file: str
     access_log: bool
+
+    # The file's apps, upstreams and routes (config/layout.py): lists of tables, not settings.
+    _layout: Layout = field(default_factory=Layout, repr=False)
 
     # Where each value came from; a name missing here came from its default.
     _sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -106,6 +113,11 @@ class Config:
         """Each setting's declaration with its resolved value, in declaration order."""
         for setting in SETTINGS:
             yield setting, getattr(self, setting.name)
+
+    @property
+    def layout(self) -> Layout:
+        """The apps, upstream groups and edge routes of the config file."""
+        return self._layout
 
     @property
     def bind_addresses(self) -> tuple[BindAddress, ...]:

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from frontdesk.config.bind import BindText
 from frontdesk.config.types import (
+    AUTO_WORKERS,
     Bool,
     Choice,
     Converter,
@@ -151,10 +152,11 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "workers",
         "server",
         WorkerCount(),
-        0,
-        "Worker processes, run and watched by an arbiter process (auto: one per CPU). 0 serves "
-        "in one process without an arbiter, for development; --workers 1 is one supervised "
-        "worker.",
+        AUTO_WORKERS,
+        "Worker processes, run and watched by an arbiter process (auto: one per CPU; the "
+        "WEB_CONCURRENCY variable is honoured). 0 serves in one process without an arbiter, "
+        "for development; --workers 1 is one supervised worker. For 'frontdesk run': the app "
+        "workers of each app without its own count.",
         flags=("-w", "--workers"),
         env_fallback=("WEB_CONCURRENCY",),
         commands=BOTH,
@@ -588,6 +590,36 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "Client networks refused with 403 (checked before --allow).",
         toml="edge.deny",
         commands=("edge",),
+    ),
+    Setting(
+        "edge_workers",
+        "edge",
+        WorkerCount(),
+        1,
+        "'frontdesk run': edge worker processes in front of the app workers (auto: one per "
+        "CPU). 'frontdesk edge' counts its workers with --workers.",
+        toml="edge.workers",
+        commands=("run",),
+    ),
+    Setting(
+        "status_path",
+        "edge",
+        Str("a URL path", metavar="PATH", allow_empty=True),
+        "",
+        "A path the edge answers itself with 200 ok, for load balancers' and orchestrators' "
+        "probes (e.g. /healthz); empty: none.",
+        toml="edge.status_path",
+        commands=("edge", "run"),
+    ),
+    Setting(
+        "server_timing",
+        "edge",
+        Bool(),
+        True,
+        "Add the edge's time (and the app server's queue and app times) to each response's "
+        "Server-Timing header.",
+        toml="edge.server_timing",
+        commands=("edge", "run"),
     ),
     # --- log ----------------------------------------------------------------------------
     Setting(

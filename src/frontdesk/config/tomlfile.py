@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from frontdesk.errors import ConfigError
@@ -33,6 +33,20 @@ class TomlFile:
     path: str
     data: Mapping[str, Any]
     lines: Mapping[KeyPath, int]
+    #: the line of each ``[[key]]`` header, in order: entry N of an array of tables is there
+    arrays: Mapping[KeyPath, tuple[int, ...]] = field(default_factory=dict)
+
+    def array_lines(self, key: KeyPath) -> tuple[int, ...]:
+        """Lines of the ``[[key]]`` headers; for an inline array, its key's line for each."""
+        found = self.arrays.get(key)
+        if found:
+            return found
+        line = self.lines.get(key)
+        value: Any = self.data
+        for part in key:
+            value = value.get(part) if isinstance(value, dict) else None
+        count = len(value) if isinstance(value, list) else 0
+        return (line,) * count if line is not None else ()
 
     def line_of(self, key: KeyPath) -> int | None:
         """The line of ``key``, else of its nearest parent (an inline table, a header)."""
@@ -70,7 +84,13 @@ def read_toml(path: str, named_by: str = "") -> TomlFile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(_syntax_error(path, str(err), text)) from None
-    return TomlFile(path, data, key_lines(text))
+    arrays: dict[KeyPath, list[int]] = {}
+    return TomlFile(
+        path,
+        data,
+        key_lines(text, arrays),
+        {key: tuple(lines) for key, lines in arrays.items()},
+    )
 
 
 def _syntax_error(path: str, message: str, text: str) -> str:
@@ -88,10 +108,11 @@ def _syntax_error(path: str, message: str, text: str) -> str:
     return f"{where}: invalid TOML: {message}"
 
 
-def key_lines(text: str) -> dict[KeyPath, int]:
+def key_lines(text: str, arrays: dict[KeyPath, list[int]] | None = None) -> dict[KeyPath, int]:
     """First line (1-based) of every key path and table header in valid TOML ``text``.
 
     A dotted key or header also records its parents, so a lookup can fall back to them.
+    ``arrays``, when given, receives the line of every ``[[array.of.tables]]`` header.
     """
     found: dict[KeyPath, int] = {}
     table: KeyPath = ()
@@ -115,6 +136,8 @@ def key_lines(text: str) -> dict[KeyPath, int]:
                 if header is not None:
                     table, pos = header
                     _record(found, table, lineno)
+                    if arrays is not None and stripped.startswith("[["):
+                        arrays.setdefault(table, []).append(lineno)
             else:
                 parsed = _parse_key(line, pos)
                 if parsed is not None and line[parsed[1] :].lstrip().startswith("="):

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import ClassVar, Generic, Literal, TypeVar
 
 __all__ = [
+    "AUTO_WORKERS",
     "Bool",
     "Choice",
     "CliValue",
@@ -100,6 +101,10 @@ class Converter(ABC, Generic[T]):
 
     def expected(self) -> Invalid:
         return Invalid(f"expected {self.allowed}")
+
+    def resolve(self, value: T) -> T:
+        """A symbolic default made concrete (``auto`` workers: the CPU count); else as is."""
+        return value
 
 
 def _range_words(low: str | None, high: str | None) -> str:
@@ -393,10 +398,15 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+#: the ``auto`` worker count as a declared default; ``WorkerCount.resolve`` makes it concrete
+AUTO_WORKERS = -1
+
+
 class WorkerCount(Converter[int]):
     """A number of worker processes, or ``auto``: one per CPU, resolved when parsed.
 
     0 is allowed and means "no worker processes": the caller serves in its own process.
+    A default of ``AUTO_WORKERS`` is shown as ``auto`` in the docs and resolved by the loader.
     """
 
     annotation = "int"
@@ -429,8 +439,11 @@ class WorkerCount(Converter[int]):
             raise self.expected()
         return value
 
+    def resolve(self, value: int) -> int:
+        return min(cpu_count(), self.high) if value == AUTO_WORKERS else value
+
     def to_toml(self, value: int) -> str:
-        return str(value)
+        return '"auto"' if value == AUTO_WORKERS else str(value)
 
 
 class ListOf(Converter[tuple[str, ...]]):

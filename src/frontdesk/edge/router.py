@@ -30,9 +30,18 @@ class Mount:
     hosts: frozenset[bytes] = frozenset()  # lower-case, no port; empty: any host
 
     def accepts(self, host: bytes, path: bytes) -> bool:
-        if self.hosts and host not in self.hosts:
+        if self.hosts and host not in self.hosts and not self._wildcard(host):
             return False
         return path.startswith(self.prefix) and self.route.matches(path)
+
+    def _wildcard(self, host: bytes) -> bool:
+        # "*.example.com" covers "a.example.com" and "a.b.example.com", not "example.com".
+        dot = host.find(b".")
+        while dot != -1:
+            if b"*" + host[dot:] in self.hosts:
+                return True
+            dot = host.find(b".", dot + 1)
+        return False
 
 
 def host_name(host: bytes) -> bytes:
@@ -42,6 +51,28 @@ def host_name(host: bytes) -> bytes:
         end = host.find(b"]")
         return host[: end + 1] if end != -1 else host
     return host.partition(b":")[0]
+
+
+class StatusRoute:
+    """A path the edge answers itself, 200 ``ok``: for load balancers' and probes' checks.
+
+    Answered before any filter would refuse the client (the router is inside the filters,
+    but a probe from an allowed address is what orchestrators send), without app code.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path.encode("latin-1")
+
+    def matches(self, path: bytes) -> bool:
+        return path == self.path
+
+    def handle(self, exchange: Exchange) -> None:
+        if exchange.request.method not in ("GET", "HEAD"):
+            exchange.start(405, [(b"allow", b"GET, HEAD")])
+            exchange.end()
+            return
+        exchange.start(200, [(b"content-type", b"text/plain"), (b"cache-control", b"no-store")])
+        exchange.end(b"ok\n")
 
 
 class Router:

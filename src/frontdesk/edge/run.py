@@ -18,8 +18,16 @@ from collections.abc import Sequence
 
 from frontdesk.appserver.hooks import ServeHooks
 from frontdesk.appserver.memory import freeze_startup_objects
+from frontdesk.config.layout import UpstreamEntry
 from frontdesk.config.model import Config
-from frontdesk.edge.site import EdgeSpec, ProxySpec, Site, build_site, static_specs
+from frontdesk.edge.site import (
+    EdgeSpec,
+    ProxySpec,
+    Site,
+    StaticSpec,
+    build_site,
+    static_specs,
+)
 from frontdesk.edge.tls import build_context, self_signed_context
 from frontdesk.errors import ConfigError
 from frontdesk.http import Handler, HttpLimits, HttpServer
@@ -33,22 +41,45 @@ log = logging.getLogger("frontdesk.edge")
 
 
 def edge_spec(config: Config) -> EdgeSpec:
-    proxies: tuple[ProxySpec, ...] = ()
+    """The site the settings and the config file's ``[[upstreams]]`` and routes describe."""
+    proxies: list[ProxySpec] = []
     if config.proxy:
-        proxies = (
+        proxies.append(
             ProxySpec(
                 "/",
                 config.proxy,
                 balance=config.balance,
                 health_path=config.health_path or None,
-            ),
+            )
         )
+    statics = list(static_specs(config.static))
+    layout = config.layout
+    if layout.apps:
+        raise ConfigError(
+            f"{layout.apps[0].where}: [[apps]] are run by 'frontdesk run'; 'frontdesk edge' "
+            "only proxies: name the app's server in [[upstreams]]"
+        )
+    upstreams = {u.name: u for u in layout.upstreams}
+    for route in layout.all_routes():
+        if route.static is not None:
+            statics.append(
+                StaticSpec(
+                    route.prefix,
+                    route.static,
+                    alias=route.alias,
+                    cache_control=route.cache_control or None,
+                    hosts=route.hosts,
+                )
+            )
+        elif route.upstream is not None:
+            proxies.append(_proxy_spec(route.prefix, route.hosts, upstreams[route.upstream]))
     access = tuple(("deny", net) for net in config.deny)
     if config.allow:
         access += (*(("allow", net) for net in config.allow), ("deny", "all"))
     return EdgeSpec(
-        static=static_specs(config.static),
-        proxies=proxies,
+        static=tuple(statics),
+        proxies=tuple(proxies),
+        status_path=config.status_path,
         trusted=config.forwarded_allow_ips,
         access=access,
         rate=config.rate_limit,
@@ -56,6 +87,26 @@ def edge_spec(config: Config) -> EdgeSpec:
         connections_per_client=config.conn_limit,
         compress=config.compress,
         hsts=config.hsts,
+    )
+
+
+def _proxy_spec(prefix: str, hosts: tuple[str, ...], upstream: UpstreamEntry) -> ProxySpec:
+    return ProxySpec(
+        prefix,
+        tuple(server.address for server in upstream.servers),
+        balance=upstream.balance,
+        health_path=upstream.health_path or None,
+        hosts=hosts,
+        group=upstream.name,
+        weights=tuple(server.weight for server in upstream.servers),
+        hash_key=upstream.hash_key,
+        max_fails=upstream.max_fails,
+        fail_timeout=upstream.fail_timeout,
+        connect_timeout=upstream.connect_timeout,
+        read_timeout=upstream.read_timeout,
+        request_buffering=upstream.request_buffering,
+        response_buffering=upstream.response_buffering,
+        strip_prefix=upstream.strip_prefix,
     )
 
 

@@ -26,7 +26,7 @@ from frontdesk.edge.proxy import (
     UpstreamGroup,
     balancer_named,
 )
-from frontdesk.edge.router import Mount, Router
+from frontdesk.edge.router import Mount, Router, StatusRoute
 from frontdesk.edge.static import StaticFiles
 from frontdesk.errors import ConfigError
 from frontdesk.http.connection import Handler
@@ -41,6 +41,7 @@ class StaticSpec:
     #: False: the whole URL path is looked up under ``root`` (nginx ``root``)
     alias: bool = True
     cache_control: str | None = None
+    hosts: tuple[str, ...] = ()  # empty: any host
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,18 @@ class ProxySpec:
     servers: tuple[str, ...]
     balance: str = "round-robin"
     health_path: str | None = None  # active health checks on this path when set
+    hosts: tuple[str, ...] = ()  # empty: any host
+    #: the group's name; routes naming the same group share its servers, health and pools
+    group: str = ""
+    weights: tuple[int, ...] = ()  # one per server; empty: all 1
+    hash_key: str = "client"
+    max_fails: int = 1
+    fail_timeout: float = 10.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    request_buffering: bool | None = None  # None: the site's setting
+    response_buffering: bool | None = None
+    strip_prefix: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +77,8 @@ class EdgeSpec:
     hsts: int = 0  # max-age in seconds; 0: no header
     request_buffering: bool = True
     response_buffering: bool = True
+    #: a path the edge answers itself with 200 (probes of load balancers and orchestrators)
+    status_path: str = ""
 
 
 def parse_static(text: str) -> StaticSpec:
@@ -99,13 +114,24 @@ class Site:
 
 
 def _group(spec: ProxySpec) -> UpstreamGroup:
+    what = f"upstream {spec.group}" if spec.group else f"proxy route {spec.prefix}"
     if not spec.servers:
-        raise ConfigError(f"proxy route {spec.prefix}: no upstream servers")
+        raise ConfigError(f"{what}: no upstream servers")
+    weights = spec.weights or (1,) * len(spec.servers)
     try:
-        servers = [Upstream(address) for address in spec.servers]
-        return UpstreamGroup(servers, balancer_named(spec.balance))
+        servers = [
+            Upstream(
+                address, weight=weight, max_fails=spec.max_fails, fail_timeout=spec.fail_timeout
+            )
+            for address, weight in zip(spec.servers, weights, strict=True)
+        ]
+        return UpstreamGroup(servers, balancer_named(spec.balance, hash_key=spec.hash_key))
     except ValueError as exc:
-        raise ConfigError(f"proxy route {spec.prefix}: {exc}") from None
+        raise ConfigError(f"{what}: {exc}") from None
+
+
+def _hosts(hosts: tuple[str, ...]) -> frozenset[bytes]:
+    return frozenset(host.lower().encode("idna") for host in hosts)
 
 
 def build_site(spec: EdgeSpec) -> Site:
@@ -114,24 +140,42 @@ def build_site(spec: EdgeSpec) -> Site:
     trusted = TrustedProxies.from_setting(spec.trusted)
     mounts: list[Mount] = []
     site = Site(handler=Router([]))
+    if spec.status_path:
+        mounts.append(Mount(spec.status_path.encode("latin-1"), StatusRoute(spec.status_path)))
     for static in spec.static:
         files = StaticFiles(
             static.prefix, static.root, alias=static.alias, cache_control=static.cache_control
         )
         site.statics.append(files)
-        mounts.append(Mount(static.prefix.encode("latin-1"), files))
+        mounts.append(Mount(static.prefix.encode("latin-1"), files, _hosts(static.hosts)))
+    groups: dict[str, UpstreamGroup] = {}
     for proxy in spec.proxies:
-        group = _group(proxy)
+        group = groups.get(proxy.group) if proxy.group else None
+        if group is None:
+            group = _group(proxy)
+            if proxy.group:
+                groups[proxy.group] = group
+            if proxy.health_path:
+                site.checkers.append(HealthChecker(group, HealthCheck(path=proxy.health_path)))
         options = ProxyOptions(
             trusted=trusted,
-            request_buffering=spec.request_buffering,
-            response_buffering=spec.response_buffering,
+            connect_timeout=proxy.connect_timeout,
+            read_timeout=proxy.read_timeout,
+            request_buffering=(
+                spec.request_buffering
+                if proxy.request_buffering is None
+                else proxy.request_buffering
+            ),
+            response_buffering=(
+                spec.response_buffering
+                if proxy.response_buffering is None
+                else proxy.response_buffering
+            ),
+            strip_prefix=proxy.strip_prefix,
         )
         route = ProxyRoute(proxy.prefix, group, options)
         site.routes.append(route)
-        if proxy.health_path:
-            site.checkers.append(HealthChecker(group, HealthCheck(path=proxy.health_path)))
-        mounts.append(Mount(proxy.prefix.rstrip("/").encode("latin-1"), route))
+        mounts.append(Mount(proxy.prefix.rstrip("/").encode("latin-1"), route, _hosts(proxy.hosts)))
     handler: Handler = Router(mounts)
     # Outermost first, as nginx's phases run: access, rate, connections, then the response
     # filters nearest the routes.

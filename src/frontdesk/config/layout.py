@@ -1,0 +1,589 @@
+"""The structured part of the config file: apps, upstream groups and edge routes.
+
+Flat settings (``[server] bind``, ``[edge] rate_limit``...) are one value each and live in
+``settings.py``. What a whole deployment also needs is lists of things, each a small table:
+
+```toml
+[[apps]]                      # an app the stack runs (``frontdesk run``)
+app = "shop.web:app"          # required: MODULE:ATTRIBUTE
+name = "shop"                 # default: the module's last part
+workers = 2                   # default: [server] workers (auto: one per CPU)
+mount = "/"                   # path prefix the edge sends to it
+hosts = ["shop.example"]      # host names it answers for; default any
+
+[[upstreams]]                 # servers the edge proxies to and does not run
+name = "legacy"
+servers = ["127.0.0.1:9000", { address = "unix:/run/b.sock", weight = 2 }]
+balance = "least-conn"
+mount = "/legacy/"            # optional: routes may mount it instead, or too
+
+[[edge.routes]]               # more routes: static files, or an app or upstream elsewhere
+prefix = "/assets/"
+static = "./public"
+cache_control = "public, max-age=3600"
+```
+
+Every entry is checked here, where the line of each key is known, so that a mistake is one
+line naming ``file:line``: an unknown key (with a suggestion), a wrong type, a missing
+required key, a name used twice, a route naming an upstream or app that does not exist, and
+two routes claiming the same host and prefix. Files on disk (static roots, certificates) are
+checked by the parts that open them, at start and by ``frontdesk check``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from frontdesk.config.tomlfile import KeyPath, TomlFile
+from frontdesk.config.types import (
+    Bool,
+    Choice,
+    Converter,
+    Int,
+    Invalid,
+    ListOf,
+    Seconds,
+    Str,
+    WorkerCount,
+    toml_repr,
+)
+from frontdesk.errors import ConfigError
+
+__all__ = [
+    "STRUCTURED_KEYS",
+    "AppEntry",
+    "Layout",
+    "RouteEntry",
+    "ServerEntry",
+    "UpstreamEntry",
+    "parse_layout",
+]
+
+#: dotted TOML keys that hold lists of tables, read here and skipped by the settings loader
+STRUCTURED_KEYS = frozenset({"apps", "upstreams", "edge.routes"})
+
+_APP_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]", re.ASCII)
+
+BALANCERS = ("round-robin", "weighted", "least-conn", "hash")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEntry:
+    address: str
+    weight: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AppEntry:
+    """One ``[[apps]]`` table: an app the stack runs in its own pool of workers."""
+
+    app: str
+    name: str
+    workers: int | None = None  # None: the [server] workers setting
+    threads: int | None = None  # None: the [app] threads setting
+    interface: str | None = None  # None: the [app] interface setting
+    factory: bool = False
+    app_dir: str | None = None  # None: the [server] app_dir setting
+    mount: str = "/"
+    hosts: tuple[str, ...] = ()
+    where: str = ""  # file:line of the table, for messages
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamEntry:
+    """One ``[[upstreams]]`` table: a group of servers the edge balances over."""
+
+    name: str
+    servers: tuple[ServerEntry, ...]
+    balance: str = "round-robin"
+    hash_key: str = "client"
+    health_path: str = ""
+    max_fails: int = 1
+    fail_timeout: float = 10.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    request_buffering: bool = True
+    response_buffering: bool = True
+    strip_prefix: bool = False
+    mount: str | None = None
+    hosts: tuple[str, ...] = ()
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteEntry:
+    """One ``[[edge.routes]]`` table: a prefix (and hosts) served by exactly one target."""
+
+    prefix: str
+    static: str | None = None
+    upstream: str | None = None
+    app: str | None = None
+    hosts: tuple[str, ...] = ()
+    alias: bool = True
+    cache_control: str = ""
+    where: str = ""
+
+    @property
+    def target(self) -> str:
+        if self.static is not None:
+            return f"static {self.static}"
+        if self.upstream is not None:
+            return f"upstream {self.upstream}"
+        return f"app {self.app}"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Everything structured the file said; empty when there is no file or no such tables."""
+
+    apps: tuple[AppEntry, ...] = ()
+    upstreams: tuple[UpstreamEntry, ...] = ()
+    routes: tuple[RouteEntry, ...] = ()
+    #: where each part came from, for ``frontdesk config``
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def all_routes(self) -> tuple[RouteEntry, ...]:
+        """The explicit routes plus those the apps and upstreams mount themselves."""
+        implied = [
+            RouteEntry(a.mount, app=a.name, hosts=a.hosts, where=a.where) for a in self.apps
+        ] + [
+            RouteEntry(u.mount, upstream=u.name, hosts=u.hosts, where=u.where)
+            for u in self.upstreams
+            if u.mount is not None
+        ]
+        return (*self.routes, *implied)
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+class _Key:
+    """One key of an entry: its converter, and whether it must be given."""
+
+    def __init__(self, converter: Converter[Any] | None, *, required: bool = False) -> None:
+        self.converter = converter
+        self.required = required
+
+
+class _Prefix(Str):
+    def __init__(self) -> None:
+        super().__init__('a URL path prefix starting with "/", like /static/', "PREFIX")
+
+    def parse(self, text: str) -> str:
+        if not text.startswith("/") or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in text):
+            raise self.expected()
+        return text
+
+
+class _Host(Str):
+    def __init__(self) -> None:
+        super().__init__("a host name like example.com or *.example.com", "HOST")
+
+    def parse(self, text: str) -> str:
+        host = text.strip().lower().rstrip(".")
+        if not _HOST.fullmatch(host):
+            raise self.expected()
+        return host
+
+
+class _Name(Str):
+    def __init__(self) -> None:
+        super().__init__("a name of letters, digits, '.', '_' or '-'", "NAME")
+
+    def parse(self, text: str) -> str:
+        if not _NAME.fullmatch(text):
+            raise self.expected()
+        return text
+
+
+class _AppPath(Str):
+    def __init__(self) -> None:
+        super().__init__("MODULE:ATTRIBUTE, e.g. pkg.web:app", "APP")
+
+    def parse(self, text: str) -> str:
+        if not _APP_PATH.fullmatch(text):
+            raise self.expected()
+        return text
+
+
+class _HashKey(Str):
+    def __init__(self) -> None:
+        super().__init__("client, header:NAME or cookie:NAME", "KEY")
+
+    def parse(self, text: str) -> str:
+        kind, _, name = text.partition(":")
+        if text == "client" or (kind in ("header", "cookie") and name.strip()):
+            return text
+        raise self.expected()
+
+
+_HOSTS = ListOf(_Host(), allow_empty=True)
+
+_APP_KEYS: dict[str, _Key] = {
+    "app": _Key(_AppPath(), required=True),
+    "name": _Key(_Name()),
+    "workers": _Key(WorkerCount()),
+    "threads": _Key(Int(low=1, high=1024)),
+    "interface": _Key(Choice("auto", "asgi3", "asgi2", "wsgi")),
+    "factory": _Key(Bool()),
+    "app_dir": _Key(Str("a directory")),
+    "mount": _Key(_Prefix()),
+    "hosts": _Key(_HOSTS),
+}
+
+_UPSTREAM_KEYS: dict[str, _Key] = {
+    "name": _Key(_Name(), required=True),
+    "servers": _Key(None, required=True),  # strings or {address, weight} tables
+    "balance": _Key(Choice(*BALANCERS)),
+    "hash_key": _Key(_HashKey()),
+    "health_path": _Key(_Prefix()),
+    "max_fails": _Key(Int(low=0)),
+    "fail_timeout": _Key(Seconds(0.0, exclusive=True)),
+    "connect_timeout": _Key(Seconds(0.0, exclusive=True)),
+    "read_timeout": _Key(Seconds(0.0, exclusive=True)),
+    "request_buffering": _Key(Bool()),
+    "response_buffering": _Key(Bool()),
+    "strip_prefix": _Key(Bool()),
+    "mount": _Key(_Prefix()),
+    "hosts": _Key(_HOSTS),
+}
+
+_ROUTE_KEYS: dict[str, _Key] = {
+    "prefix": _Key(_Prefix(), required=True),
+    "static": _Key(Str("a directory")),
+    "upstream": _Key(_Name()),
+    "app": _Key(_Name()),
+    "hosts": _Key(_HOSTS),
+    "alias": _Key(Bool()),
+    "cache_control": _Key(Str("a Cache-Control value", allow_empty=True)),
+}
+
+_SERVER_KEYS: dict[str, _Key] = {
+    "address": _Key(Str("an address: HOST:PORT, http://HOST:PORT or unix:PATH"), required=True),
+    "weight": _Key(Int(low=1, high=1000)),
+}
+
+
+def parse_layout(doc: TomlFile | None) -> Layout:
+    """The apps, upstreams and routes of ``doc``, checked; ConfigError names file:line."""
+    if doc is None:
+        return Layout()
+    reader = _Reader(doc)
+    apps = tuple(_app(reader, path, values) for path, values in reader.tables(("apps",), _APP_KEYS))
+    upstreams = tuple(
+        _upstream(reader, path, values)
+        for path, values in reader.tables(("upstreams",), _UPSTREAM_KEYS)
+    )
+    routes = tuple(
+        _route(reader, path, values)
+        for path, values in reader.tables(("edge", "routes"), _ROUTE_KEYS)
+    )
+    layout = Layout(apps, upstreams, routes, reader.sources)
+    _check_names(layout)
+    _check_routes(layout)
+    return layout
+
+
+class _Reader:
+    def __init__(self, doc: TomlFile) -> None:
+        self.doc = doc
+        self.sources: dict[str, str] = {}
+
+    def where(self, path: KeyPath) -> str:
+        return self.doc.where(path)
+
+    def fail(self, path: KeyPath, message: str) -> ConfigError:
+        return ConfigError(f"{self.where(path)}: {message}")
+
+    def tables(
+        self, key: KeyPath, keys: Mapping[str, _Key]
+    ) -> list[tuple[KeyPath, dict[str, Any]]]:
+        node: Any = self.doc.data
+        for part in key:
+            if not isinstance(node, dict) or part not in node:
+                return []
+            node = node[part]
+        dotted = ".".join(key)
+        if not isinstance(node, list) or not all(isinstance(t, dict) for t in node):
+            raise self.fail(key, f"{dotted} must be an array of tables, [[{dotted}]]")
+        out = []
+        for index, table in enumerate(node):
+            # The scanner records an array-of-tables header under the key itself, once per
+            # header; tables after the first are found by their own keys' lines.
+            path = (*key, str(index))
+            values = self.convert(key, index, table, keys)
+            self.sources[f"{dotted}[{index}]"] = self.entry_where(key, index, table)
+            out.append((path, values))
+        return out
+
+    def entry_where(self, key: KeyPath, index: int, table: Mapping[str, Any]) -> str:
+        line = self._entry_line(key, index, table)
+        return f"file {self.doc.path}:{line}" if line else f"file {self.doc.path}"
+
+    def _entry_line(self, key: KeyPath, index: int, table: Mapping[str, Any]) -> int | None:
+        lines = self.doc.array_lines(key)
+        if index < len(lines):
+            return lines[index]
+        return None
+
+    def convert(
+        self, key: KeyPath, index: int, table: Mapping[str, Any], keys: Mapping[str, _Key]
+    ) -> dict[str, Any]:
+        dotted = ".".join(key)
+        line = self._entry_line(key, index, table)
+        here = f"{self.doc.path}:{line}" if line else self.doc.path
+
+        def fail(message: str) -> ConfigError:
+            return ConfigError(f"{here}: [[{dotted}]] #{index + 1}: {message}")
+
+        values: dict[str, Any] = {"where": here}
+        for name, value in table.items():
+            spec = keys.get(name)
+            if spec is None:
+                close = difflib.get_close_matches(name, list(keys), n=1)
+                hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(keys)}"
+                raise fail(f"unknown key {name}{hint}")
+            if spec.converter is None:
+                values[name] = value
+                continue
+            try:
+                values[name] = spec.converter.from_toml(value)
+            except Invalid as err:
+                reason = (
+                    err.reason if err.item is None else f"item {toml_repr(err.item)}: {err.reason}"
+                )
+                raise fail(f"{name} = {toml_repr(value)}: {reason}") from None
+        for name, spec in keys.items():
+            if spec.required and name not in values:
+                raise fail(f"missing required key {name}")
+        values["_fail"] = fail
+        return values
+
+
+def _app(reader: _Reader, path: KeyPath, v: dict[str, Any]) -> AppEntry:
+    module = v["app"].partition(":")[0]
+    return AppEntry(
+        app=v["app"],
+        name=v.get("name", module.rpartition(".")[2]),
+        workers=v.get("workers"),
+        threads=v.get("threads"),
+        interface=v.get("interface"),
+        factory=v.get("factory", False),
+        app_dir=v.get("app_dir"),
+        mount=v.get("mount", "/"),
+        hosts=v.get("hosts", ()),
+        where=v["where"],
+    )
+
+
+def _upstream(reader: _Reader, path: KeyPath, v: dict[str, Any]) -> UpstreamEntry:
+    fail = v["_fail"]
+    raw = v["servers"]
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise fail(
+            f"servers = {toml_repr(raw)}: expected one or more addresses, or "
+            "{ address = ..., weight = N } tables"
+        )
+    servers = []
+    for item in raw:
+        if isinstance(item, str):
+            item = {"address": item}
+        if not isinstance(item, dict):
+            raise fail(f"servers item {toml_repr(item)}: expected an address or a table")
+        converted = {}
+        for name, value in item.items():
+            spec = _SERVER_KEYS.get(name)
+            if spec is None or spec.converter is None:
+                raise fail(f"servers item: unknown key {name}; known: address, weight")
+            try:
+                converted[name] = spec.converter.from_toml(value)
+            except Invalid as err:
+                raise fail(f"servers item {name} = {toml_repr(value)}: {err.reason}") from None
+        if "address" not in converted:
+            raise fail("servers item: missing required key address")
+        servers.append(ServerEntry(converted["address"], converted.get("weight", 1)))
+    return UpstreamEntry(
+        name=v["name"],
+        servers=tuple(servers),
+        balance=v.get("balance", "round-robin"),
+        hash_key=v.get("hash_key", "client"),
+        health_path=v.get("health_path", ""),
+        max_fails=v.get("max_fails", 1),
+        fail_timeout=v.get("fail_timeout", 10.0),
+        connect_timeout=v.get("connect_timeout", 5.0),
+        read_timeout=v.get("read_timeout", 60.0),
+        request_buffering=v.get("request_buffering", True),
+        response_buffering=v.get("response_buffering", True),
+        strip_prefix=v.get("strip_prefix", False),
+        mount=v.get("mount"),
+        hosts=v.get("hosts", ()),
+        where=v["where"],
+    )
+
+
+def _route(reader: _Reader, path: KeyPath, v: dict[str, Any]) -> RouteEntry:
+    targets = [k for k in ("static", "upstream", "app") if k in v]
+    if len(targets) != 1:
+        given = " and ".join(targets) if targets else "none"
+        raise v["_fail"](f"a route needs exactly one of static, upstream or app (given: {given})")
+    if "static" not in v and ("alias" in v or "cache_control" in v):
+        raise v["_fail"]("alias and cache_control apply to static routes only")
+    return RouteEntry(
+        prefix=v["prefix"],
+        static=v.get("static"),
+        upstream=v.get("upstream"),
+        app=v.get("app"),
+        hosts=v.get("hosts", ()),
+        alias=v.get("alias", True),
+        cache_control=v.get("cache_control", ""),
+        where=v["where"],
+    )
+
+
+def _check_names(layout: Layout) -> None:
+    seen: dict[str, str] = {}
+    for kind, entries in (("app", layout.apps), ("upstream", layout.upstreams)):
+        for entry in entries:
+            other = seen.get(entry.name)
+            if other is not None:
+                raise ConfigError(
+                    f"{entry.where}: {kind} name {entry.name!r} is already used at {other}; "
+                    "give each app and upstream its own name"
+                )
+            seen[entry.name] = entry.where
+    apps = {a.name for a in layout.apps}
+    upstreams = {u.name for u in layout.upstreams}
+    for route in layout.routes:
+        if route.upstream is not None and route.upstream not in upstreams:
+            known = ", ".join(sorted(upstreams)) or "none defined"
+            raise ConfigError(
+                f"{route.where}: route {route.prefix}: no upstream named {route.upstream!r} "
+                f"(upstreams: {known})"
+            )
+        if route.app is not None and route.app not in apps:
+            known = ", ".join(sorted(apps)) or "none defined"
+            raise ConfigError(
+                f"{route.where}: route {route.prefix}: no app named {route.app!r} (apps: {known})"
+            )
+
+
+def route_key(prefix: str) -> str:
+    """Two prefixes that select the same requests compare equal: ``/a`` and ``/a/``."""
+    return prefix.rstrip("/") or "/"
+
+
+def _check_routes(layout: Layout) -> None:
+    claimed: dict[tuple[str, str], RouteEntry] = {}
+    for route in layout.all_routes():
+        for host in route.hosts or ("*",):
+            key = (host, route_key(route.prefix))
+            other = claimed.get(key)
+            if other is not None:
+                on = "any host" if host == "*" else f"host {host}"
+                raise ConfigError(
+                    f"{route.where}: conflicting routes: {route.prefix} on {on} goes to "
+                    f"{route.target} here and to {other.target} at {other.where}"
+                )
+            claimed[key] = route
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def layout_as_toml(layout: Layout) -> str:
+    """The layout as TOML tables, each with a comment saying where it was written."""
+    blocks: list[str] = []
+    for index, app in enumerate(layout.apps):
+        blocks.append(
+            _table(
+                "apps",
+                layout.sources.get(f"apps[{index}]", ""),
+                [
+                    ("name", app.name),
+                    ("app", app.app),
+                    ("workers", app.workers),
+                    ("threads", app.threads),
+                    ("interface", app.interface),
+                    ("factory", app.factory),
+                    ("app_dir", app.app_dir),
+                    ("mount", app.mount),
+                    ("hosts", list(app.hosts)),
+                ],
+            )
+        )
+    for index, up in enumerate(layout.upstreams):
+        servers = [
+            s.address if s.weight == 1 else {"address": s.address, "weight": s.weight}
+            for s in up.servers
+        ]
+        blocks.append(
+            _table(
+                "upstreams",
+                layout.sources.get(f"upstreams[{index}]", ""),
+                [
+                    ("name", up.name),
+                    ("servers", servers),
+                    ("balance", up.balance),
+                    ("hash_key", up.hash_key),
+                    ("health_path", up.health_path),
+                    ("max_fails", up.max_fails),
+                    ("fail_timeout", up.fail_timeout),
+                    ("connect_timeout", up.connect_timeout),
+                    ("read_timeout", up.read_timeout),
+                    ("request_buffering", up.request_buffering),
+                    ("response_buffering", up.response_buffering),
+                    ("strip_prefix", up.strip_prefix),
+                    ("mount", up.mount),
+                    ("hosts", list(up.hosts)),
+                ],
+            )
+        )
+    for index, route in enumerate(layout.routes):
+        blocks.append(
+            _table(
+                "edge.routes",
+                layout.sources.get(f"edge.routes[{index}]", ""),
+                [
+                    ("prefix", route.prefix),
+                    ("static", route.static),
+                    ("upstream", route.upstream),
+                    ("app", route.app),
+                    ("hosts", list(route.hosts)),
+                    ("alias", route.alias if route.static is not None else None),
+                    ("cache_control", route.cache_control or None),
+                ],
+            )
+        )
+    return "\n\n".join(blocks) + ("\n" if blocks else "")
+
+
+def _table(name: str, source: str, items: list[tuple[str, Any]]) -> str:
+    header = f"[[{name}]]" + (f"  # {source}" if source else "")
+    lines = [header]
+    for key, value in items:
+        if value is None:
+            continue
+        lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return toml_repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML form for {value!r}")

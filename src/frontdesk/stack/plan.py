@@ -1,0 +1,140 @@
+"""From one resolved config to the configs of the stack's parts: the edge and each app.
+
+``frontdesk run`` describes the whole stack with one ``Config`` (flags, environment, the
+TOML file and its ``[[apps]]``, ``[[upstreams]]`` and ``[[edge.routes]]``). The supervisor
+runs the parts the existing programs already know how to run, each with a config of its own:
+
+- each app: ``frontdesk serve APP`` listening on a unix socket in the stack's private runtime
+  directory, with the app's own worker count, threads, interface and mount point;
+- the edge: ``frontdesk edge`` on the stack's addresses (``bind``), with each app turned into
+  an upstream group of that one socket, mounted where the app said, next to the file's own
+  upstreams and routes, and ``./static`` at ``/static/`` when that directory exists.
+
+Planning touches nothing but the file system's answers (is there a ./static?); binding and
+forking are the programs' business.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from frontdesk.config.layout import AppEntry, Layout, RouteEntry, ServerEntry, UpstreamEntry
+from frontdesk.config.model import Config
+from frontdesk.errors import ConfigError
+
+__all__ = ["AppPlan", "StackPlan", "app_entries", "plan_stack"]
+
+#: where ``frontdesk run`` looks for static files when no route says otherwise
+DEFAULT_STATIC_DIR = "static"
+DEFAULT_STATIC_PREFIX = "/static/"
+
+
+@dataclass(frozen=True)
+class AppPlan:
+    entry: AppEntry
+    config: Config  # the app server's config: its socket, workers, interface
+    socket: str  # the unix socket path its workers listen on
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    edge: Config
+    apps: tuple[AppPlan, ...]
+
+
+def app_entries(config: Config, app_path: str | None) -> tuple[AppEntry, ...]:
+    """The apps to run: APP from the command line, or the file's ``[[apps]]``, not both."""
+    apps = config.layout.apps
+    if app_path is not None:
+        if apps:
+            raise ConfigError(
+                f"{apps[0].where}: APP {app_path} given and [[apps]] in the config file: "
+                "give one or the other"
+            )
+        module = app_path.partition(":")[0]
+        return (AppEntry(app=app_path, name=module.rpartition(".")[2], where="command line"),)
+    if not apps:
+        raise ConfigError(
+            "nothing to run: give APP as MODULE:ATTRIBUTE (e.g. 'frontdesk run pkg.web:app') "
+            "or [[apps]] in the config file"
+        )
+    return apps
+
+
+def plan_stack(config: Config, app_path: str | None, runtime_dir: str) -> StackPlan:
+    """The edge's and each app's config; ``runtime_dir`` holds the apps' sockets."""
+    entries = app_entries(config, app_path)
+    apps = tuple(_app_plan(config, entry, runtime_dir) for entry in entries)
+    return StackPlan(_edge_config(config, apps), apps)
+
+
+def _app_plan(config: Config, entry: AppEntry, runtime_dir: str) -> AppPlan:
+    path = os.path.join(runtime_dir, f"{entry.name}.sock")
+    workers = config.workers if entry.workers is None else entry.workers
+    root_path = config.root_path
+    if not root_path and entry.mount.rstrip("/"):
+        root_path = entry.mount.rstrip("/")
+    app_config = dataclasses.replace(
+        config,
+        bind=(f"unix:{path}",),
+        unix_mode=0o600,
+        # The stack always supervises: 0 ("no arbiter") means one worker here.
+        workers=max(1, workers),
+        threads=config.threads if entry.threads is None else entry.threads,
+        interface=config.interface if entry.interface is None else entry.interface,
+        factory=entry.factory or config.factory,
+        app_dir=config.app_dir if entry.app_dir is None else entry.app_dir,
+        root_path=root_path,
+        # The supervisor owns these; the parts must not each claim them.
+        pid_file=None,
+        control_socket="none",
+        _layout=Layout(),
+    )
+    return AppPlan(entry, app_config, path)
+
+
+def _edge_config(config: Config, apps: tuple[AppPlan, ...]) -> Config:
+    layout = config.layout
+    # Each app becomes an upstream group of its one socket; routes naming it follow.
+    app_upstreams = tuple(
+        UpstreamEntry(
+            name=plan.entry.name,
+            servers=(ServerEntry(f"unix:{plan.socket}"),),
+            mount=plan.entry.mount,
+            hosts=plan.entry.hosts,
+            # A worker is found again on the next request: the socket is the pool's, not a
+            # single process's, so a failure must not take the whole app out of rotation.
+            max_fails=0,
+            where=plan.entry.where,
+        )
+        for plan in apps
+    )
+    routes = tuple(
+        dataclasses.replace(route, app=None, upstream=route.app) if route.app else route
+        for route in layout.routes
+    )
+    static = config.static
+    if not static and _wants_default_static(layout.routes):
+        static = (f"{DEFAULT_STATIC_PREFIX}={os.path.abspath(DEFAULT_STATIC_DIR)}",)
+    return dataclasses.replace(
+        config,
+        workers=max(1, config.edge_workers),
+        static=static,
+        proxy=(),
+        _layout=Layout(
+            apps=(),
+            upstreams=(*layout.upstreams, *app_upstreams),
+            routes=routes,
+            sources=layout.sources,
+        ),
+    )
+
+
+def _wants_default_static(routes: tuple[RouteEntry, ...]) -> bool:
+    if not os.path.isdir(DEFAULT_STATIC_DIR):
+        return False
+    return not any(
+        route.prefix.rstrip("/") == DEFAULT_STATIC_PREFIX.rstrip("/") for route in routes
+    )

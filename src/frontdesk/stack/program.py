@@ -1,0 +1,169 @@
+"""The supervisor of ``frontdesk run``: one arbiter over the edge's pool and each app's pool.
+
+It composes the two programs the arbiter already runs, ``AppServer`` (one per app) and
+``EdgeProgram``, rather than re-implementing them: each binds its own listeners (the apps'
+unix sockets in a private runtime directory, the edge's public addresses), and this program
+hands the arbiter all their pools at once, under names that say which app a worker serves.
+The edge's pool has stop tier 0 and the apps' tier 1, so a graceful stop (TERM, INT, Ctrl-C)
+first stops the edge from taking requests and lets it finish those it has, then drains the
+app workers. A crashed worker of any pool is replaced by the arbiter like any other.
+
+A reload (HUP, ``frontdesk ctl reload``) re-reads the config, plans the stack again and asks
+every part to prepare its new generation; if any part refuses (a bad value, a certificate
+that does not load), all of them are abandoned and the running stack keeps serving. The set
+of apps is fixed at start: a reload that adds or removes an app is refused, since its
+sockets and routes would change under the edge's feet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+
+from frontdesk.appserver.arbiter import Arbiter
+from frontdesk.appserver.logfile import reopen_log_files
+from frontdesk.appserver.process import WorkerSpec
+from frontdesk.appserver.program import AppServer
+from frontdesk.appserver.runtime import control_path
+from frontdesk.config.model import Config
+from frontdesk.edge.program import EdgeProgram
+from frontdesk.errors import ConfigError
+from frontdesk.observe.logging import setup_logging
+
+from .plan import StackPlan, plan_stack
+
+__all__ = ["StackProgram", "run"]
+
+log = logging.getLogger("frontdesk.arbiter")
+
+
+def run(config: Config, app_path: str | None, *, reload_config: Callable[[], Config]) -> int:
+    """Run the whole stack until it is stopped; its exit status."""
+    setup_logging(config.log_level)
+    program = StackProgram(config, app_path, reload_config=reload_config)
+    try:
+        arbiter = Arbiter(
+            program,
+            control_path=control_path(config.control_socket),
+            control_required=config.control_socket.strip().lower() != "auto",
+            pid_file=config.pid_file,
+        )
+        return arbiter.run()
+    finally:
+        program.remove_runtime()
+
+
+class StackProgram:
+    """The ``Program`` of ``frontdesk run``."""
+
+    def __init__(
+        self, config: Config, app_path: str | None, *, reload_config: Callable[[], Config]
+    ) -> None:
+        if config.reload:
+            raise ConfigError("--reload is not supported by 'frontdesk run' yet; use serve")
+        self.app_path = app_path
+        self.reload_config = reload_config
+        # Private (0700): only this user reaches the app sockets behind the edge.
+        self.runtime = tempfile.mkdtemp(prefix="frontdesk-run-")
+        self.plan = plan_stack(config, app_path, self.runtime)
+        self.name = "run " + ",".join(p.entry.app for p in self.plan.apps)
+        self.apps = [
+            AppServer(p.config, p.entry.app, reload_config=_fixed(p.config)) for p in self.plan.apps
+        ]
+        self.edge = EdgeProgram(self.plan.edge, reload_config=_fixed(self.plan.edge))
+        self._pending: StackPlan | None = None
+
+    @property
+    def parts(self) -> list[AppServer | EdgeProgram]:
+        return [*self.apps, self.edge]
+
+    # -- Program ---------------------------------------------------------------------------
+
+    def start(self) -> Sequence[WorkerSpec]:
+        specs: list[WorkerSpec] = []
+        for plan, app in zip(self.plan.apps, self.apps, strict=True):
+            specs += _named(app.start(), plan.entry.name)
+        specs += _edge_specs(self.edge.start())
+        return specs
+
+    def prepare_reload(self) -> Sequence[WorkerSpec]:
+        plan = plan_stack(self.reload_config(), self.app_path, self.runtime)
+        before = [(p.entry.name, p.entry.app) for p in self.plan.apps]
+        after = [(p.entry.name, p.entry.app) for p in plan.apps]
+        if before != after:
+            raise ConfigError("reload: the apps differ from those started; restart to change them")
+        for app_plan, app in zip(plan.apps, self.apps, strict=True):
+            app.reload_config = _fixed(app_plan.config)
+        self.edge.reload_config = _fixed(plan.edge)
+        specs: list[WorkerSpec] = []
+        prepared: list[AppServer | EdgeProgram] = []
+        try:
+            for app_plan, app in zip(plan.apps, self.apps, strict=True):
+                specs += _named(app.prepare_reload(), app_plan.entry.name)
+                prepared.append(app)
+            specs += _edge_specs(self.edge.prepare_reload())
+        except Exception:
+            for part in prepared:
+                part.abort_reload()
+            raise
+        self._pending = plan
+        return specs
+
+    def commit_reload(self) -> None:
+        for part in self.parts:
+            part.commit_reload()
+        if self._pending is not None:
+            self.plan, self._pending = self._pending, None
+
+    def abort_reload(self) -> None:
+        for part in self.parts:
+            part.abort_reload()
+        self._pending = None
+
+    def serving(self, first: bool) -> None:
+        # Only the edge's addresses are the stack's; the apps' sockets are its inside.
+        self.edge.serving(first)
+        if first:
+            for plan in self.plan.apps:
+                log.info(
+                    "app %s (%s): %d workers behind the edge at %s",
+                    plan.entry.name,
+                    plan.entry.app,
+                    plan.config.workers,
+                    plan.entry.mount
+                    if not plan.entry.hosts
+                    else f"{','.join(plan.entry.hosts)}{plan.entry.mount}",
+                )
+
+    def in_child(self, spec: WorkerSpec) -> None:
+        for part in self.parts:
+            part.in_child(spec)
+
+    def reopen_logs(self) -> None:
+        reopen_log_files()
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.close()
+
+    def remove_runtime(self) -> None:
+        shutil.rmtree(self.runtime, ignore_errors=True)
+
+
+def _fixed(config: Config) -> Callable[[], Config]:
+    return lambda: config
+
+
+def _named(specs: Sequence[WorkerSpec], app: str) -> list[WorkerSpec]:
+    """The app server's pools, renamed for their app ("app" becomes "app:shop")."""
+    return [
+        dataclasses.replace(spec, pool=f"{spec.pool}:{app}", title=f"app {app}", stop_tier=1)
+        for spec in specs
+    ]
+
+
+def _edge_specs(specs: Sequence[WorkerSpec]) -> list[WorkerSpec]:
+    return [dataclasses.replace(spec, stop_tier=0) for spec in specs]
