@@ -243,8 +243,20 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "check": _cmd_check,
     "config": _cmd_settings,
     "settings": _cmd_settings,
+    "trace": lambda namespace, config: _cmd_trace(namespace),
     "ctl": _cmd_ctl,
 }
+
+
+def _cmd_trace(namespace: argparse.Namespace) -> int:
+    from frontdesk.stack.trace import format_journey, trace
+
+    try:
+        journey = trace(namespace.url, method=namespace.method, insecure=namespace.insecure)
+    except OSError as exc:
+        raise FrontdeskError(f"trace {namespace.url}: {exc}") from None
+    sys.stdout.write(format_journey(journey))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,6 +339,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_option(settings)
     _add_settings(settings, None)
+
+    trace = commands.add_parser(
+        "trace",
+        help="send one request through the running stack and show the layers it crossed",
+        description="Send one request to URL with 'Frontdesk-Trace: 1' and print each layer it "
+        "crossed (edge, queue, app worker), which process served it and each layer's time. "
+        "Layers answer only clients they trust (loopback by default).",
+        allow_abbrev=False,
+    )
+    trace.add_argument("url", metavar="URL", help="e.g. http://127.0.0.1:8000/")
+    trace.add_argument("-X", "--method", default="GET", help="request method (default GET)")
+    trace.add_argument(
+        "-k", "--insecure", action="store_true", help="https: do not verify the certificate"
+    )
+    _add_config_option(trace)
 
     ctl = commands.add_parser(
         "ctl",

@@ -92,7 +92,7 @@ class AppEntry:
     app_dir: str | None = None  # None: the [server] app_dir setting
     mount: str = "/"
     hosts: tuple[str, ...] = ()
-    where: str = ""  # file:line of the table, for messages
+    where: str = field(default="", compare=False)  # file:line of the table, for messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +113,7 @@ class UpstreamEntry:
     strip_prefix: bool = False
     mount: str | None = None
     hosts: tuple[str, ...] = ()
-    where: str = ""
+    where: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,7 @@ class RouteEntry:
     hosts: tuple[str, ...] = ()
     alias: bool = True
     cache_control: str = ""
-    where: str = ""
+    where: str = field(default="", compare=False)
 
     @property
     def target(self) -> str:
@@ -533,7 +533,7 @@ def layout_as_toml(layout: Layout) -> str:
                     ("servers", servers),
                     ("balance", up.balance),
                     ("hash_key", up.hash_key),
-                    ("health_path", up.health_path),
+                    ("health_path", up.health_path or None),
                     ("max_fails", up.max_fails),
                     ("fail_timeout", up.fail_timeout),
                     ("connect_timeout", up.connect_timeout),

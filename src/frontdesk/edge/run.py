@@ -80,6 +80,7 @@ def edge_spec(config: Config) -> EdgeSpec:
         static=tuple(statics),
         proxies=tuple(proxies),
         status_path=config.status_path,
+        server_timing=config.server_timing,
         trusted=config.forwarded_allow_ips,
         access=access,
         rate=config.rate_limit,

@@ -79,6 +79,8 @@ class EdgeSpec:
     response_buffering: bool = True
     #: a path the edge answers itself with 200 (probes of load balancers and orchestrators)
     status_path: str = ""
+    #: Server-Timing on responses: the edge's own time, after the app server's spans
+    server_timing: bool = True
 
 
 def parse_static(text: str) -> StaticSpec:
@@ -144,7 +146,12 @@ def build_site(spec: EdgeSpec) -> Site:
         mounts.append(Mount(spec.status_path.encode("latin-1"), StatusRoute(spec.status_path)))
     for static in spec.static:
         files = StaticFiles(
-            static.prefix, static.root, alias=static.alias, cache_control=static.cache_control
+            static.prefix,
+            static.root,
+            alias=static.alias,
+            cache_control=static.cache_control,
+            server_timing=spec.server_timing,
+            trusted=trusted,
         )
         site.statics.append(files)
         mounts.append(Mount(static.prefix.encode("latin-1"), files, _hosts(static.hosts)))
@@ -172,6 +179,7 @@ def build_site(spec: EdgeSpec) -> Site:
                 else proxy.response_buffering
             ),
             strip_prefix=proxy.strip_prefix,
+            server_timing=spec.server_timing,
         )
         route = ProxyRoute(proxy.prefix, group, options)
         site.routes.append(route)
