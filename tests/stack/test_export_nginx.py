@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -366,9 +367,9 @@ def test_flat_proxy_setting_becomes_a_default_group() -> None:
     ],
 )
 def test_what_nginx_cannot_express_is_one_clear_error(
-    cli: dict[str, object], app_sockets: dict[str, str] | None, message: str
+    cli: dict[str, Any], app_sockets: dict[str, str] | None, message: str
 ) -> None:
-    config = load_config(cli, {})  # type: ignore[arg-type]
+    config = load_config(cli, {})
     with pytest.raises(ConfigError, match=message):
         export_nginx(config, "pkg.web:app", app_sockets=app_sockets)
 

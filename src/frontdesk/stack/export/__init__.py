@@ -16,6 +16,8 @@ text, and raises ``ConfigError`` (one line) for what the target cannot express.
 
 from __future__ import annotations
 
+from .kubernetes import export_kubernetes
 from .nginx import export_nginx
+from .systemd import export_systemd
 
-__all__ = ["export_nginx"]
+__all__ = ["export_kubernetes", "export_nginx", "export_systemd"]
