@@ -1,0 +1,72 @@
+"""The edge configured from the file: hosts, several upstream groups, per-route options."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import httpx
+
+from tests.support.processes import REPO, ServerProcess
+
+APPS = str(REPO / "tests" / "appserver" / "apps")
+
+
+def _backend() -> ServerProcess:
+    args = ["serve", "pool_apps:app", "--app-dir", APPS, "-w", "0", "-b", "127.0.0.1:0"]
+    return ServerProcess(args)
+
+
+def test_hosts_groups_weights_static_and_status_from_one_file(tmp_path: Path) -> None:
+    (tmp_path / "wild").mkdir()
+    (tmp_path / "wild" / "w.txt").write_text("wild\n")
+    with _backend() as one, _backend() as two, _backend() as three:
+        urls = [one.url(30), two.url(30), three.url(30)]
+        pid = {u: httpx.get(u + "/").text.split()[0] for u in urls}
+        config = tmp_path / "edge.toml"
+        config.write_text(
+            f"""\
+[edge]
+status_path = "/healthz"
+
+[[upstreams]]
+name = "a"
+servers = ["{urls[0]}"]
+hosts = ["a.example"]
+mount = "/"
+
+[[upstreams]]
+name = "b"
+balance = "weighted"
+servers = [{{ address = "{urls[1]}", weight = 1 }}, {{ address = "{urls[2]}", weight = 3 }}]
+hosts = ["b.example"]
+mount = "/"
+
+[[edge.routes]]
+prefix = "/"
+static = "{tmp_path / "wild"}"
+hosts = ["*.wild.example"]
+
+[[edge.routes]]
+prefix = "/shared/"
+upstream = "a"
+"""
+        )
+        args = ["edge", "-c", str(config), "-w", "0", "-b", "127.0.0.1:0"]
+        with ServerProcess(args) as edge, httpx.Client(base_url=edge.url(30)) as client:
+
+            def get(path: str, host: str) -> httpx.Response:
+                return client.get(path, headers={"Host": host})
+
+            assert get("/x", "a.example").text.split()[0] == pid[urls[0]]
+            assert get("/x", "A.EXAMPLE:8080").text.split()[0] == pid[urls[0]]
+            counts = collections.Counter(get("/x", "b.example").text.split()[0] for _ in range(40))
+            assert counts == {pid[urls[1]]: 10, pid[urls[2]]: 30}
+            assert get("/w.txt", "x.wild.example").text == "wild\n"
+            assert get("/w.txt", "wild.example").status_code == 404  # not *.wild.example
+            assert get("/x", "other.example").status_code == 404
+            # A route without hosts answers every host, and the same group serves it.
+            assert get("/shared/y", "other.example").text.split()[0] == pid[urls[0]]
+            status = get("/healthz", "anything")
+            assert (status.status_code, status.text) == (200, "ok\n")
+            assert client.post("/healthz").status_code == 405
