@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 from frontdesk.config.layout import route_key
 from frontdesk.config.model import Config
@@ -44,6 +43,8 @@ from .common import (
     planned_apps,
     serve_command,
 )
+from .nginx_servers import Route, Server, servers_for
+from .nginx_syntax import Lines, duration, on_off, quote
 
 __all__ = ["export_nginx"]
 
@@ -117,111 +118,6 @@ def export_nginx(
     return _Writer(edge, spec, apps, state_dir).render()
 
 
-# -- the text -----------------------------------------------------------------------------
-
-
-class _Lines:
-    """Indented nginx directives; ``block`` opens ``name { ... }`` for a ``with``."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.depth = 0
-
-    def add(self, *directives: str) -> None:
-        for text in directives:
-            self.lines.append("    " * self.depth + text if text else "")
-
-    def block(self, head: str) -> _Block:
-        return _Block(self, head)
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
-class _Block:
-    def __init__(self, lines: _Lines, head: str) -> None:
-        self.lines, self.head = lines, head
-
-    def __enter__(self) -> None:
-        self.lines.add(f"{self.head} {{")
-        self.lines.depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        self.lines.depth -= 1
-        self.lines.add("}")
-
-
-def _quote(text: str) -> str:
-    """An nginx string: quoted when it holds anything but plain characters."""
-    if "$" in text or any(ord(c) < 0x20 for c in text):
-        # nginx has no escape for "$" in a string: it would read a variable.
-        raise ConfigError(f"{text!r}: nginx cannot take '$' or control characters here")
-    if text and re.fullmatch(r"[A-Za-z0-9_./:@*=+,-]+", text):
-        return text
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
-
-
-def _time(value: float) -> str:
-    millis = round(value * 1000)
-    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
-
-
-def _on(flag: bool) -> str:
-    return "on" if flag else "off"
-
-
-# -- routes, per server ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Route:
-    prefix: str
-    hosts: tuple[str, ...]
-    static: StaticSpec | None = None
-    proxy: ProxySpec | None = None
-
-    @property
-    def key(self) -> str:
-        return route_key(self.prefix)
-
-
-def _covers(outer: str, inner: str) -> bool:
-    """Whether every path under route key ``inner`` is also under route key ``outer``."""
-    return outer == "/" or inner == outer or inner.startswith(outer + "/")
-
-
-def _covered_by_wildcard(host: str, pattern: str) -> bool:
-    return pattern.startswith("*.") and host.endswith(pattern[1:])
-
-
-@dataclass
-class _Server:
-    names: tuple[str, ...]  # empty: the catch-all server
-    routes: list[_Route] = field(default_factory=list)
-
-
-def _servers(routes: Sequence[_Route]) -> list[_Server]:
-    catch_all = [r for r in routes if not r.hosts]
-    hosts = list(dict.fromkeys(h for r in routes for h in r.hosts))
-    servers: list[_Server] = []
-    for host in hosts:
-        exact = [r for r in routes if host in r.hosts]
-        wild = [
-            r
-            for r in routes
-            if r not in exact and any(_covered_by_wildcard(host, p) for p in r.hosts)
-        ]
-        own: list[_Route] = []
-        for route in [*exact, *wild]:
-            if not any(o.key == route.key for o in own):
-                own.append(route)
-        shared = [c for c in catch_all if not any(_covers(o.key, c.key) for o in own)]
-        servers.append(_Server((host,), [*own, *shared]))
-    servers.append(_Server((), catch_all))
-    return servers
-
-
 # -- the writer -----------------------------------------------------------------------------
 
 
@@ -234,7 +130,7 @@ class _Writer:
         self.apps = apps
         self.state = state_dir.rstrip("/") or "/"
         self.tls = bool(config.certfile)
-        self.out = _Lines()
+        self.out = Lines()
         self.groups: dict[str, str] = {}  # frontdesk group key -> nginx upstream name
         self.group_specs: dict[str, ProxySpec] = {}
         for proxy in spec.proxies:
@@ -310,9 +206,9 @@ class _Writer:
             "tcp_nopush on;",
             "server_tokens off;",
             f"client_max_body_size {config.limit_request_body};",
-            f"client_header_timeout {_time(config.header_timeout)};",
-            f"client_body_timeout {_time(config.body_timeout)};",
-            f"keepalive_timeout {_time(config.keepalive_timeout)};",
+            f"client_header_timeout {duration(config.header_timeout)};",
+            f"client_body_timeout {duration(config.body_timeout)};",
+            f"keepalive_timeout {duration(config.keepalive_timeout)};",
             f"large_client_header_buffers 4 {_header_buffer(config)};",
         )
         if self.spec.compress:
@@ -327,8 +223,8 @@ class _Writer:
         if self.tls:
             out.add(
                 "",
-                f"ssl_certificate {_quote(os.path.abspath(config.certfile))};",
-                f"ssl_certificate_key {_quote(os.path.abspath(config.keyfile))};",
+                f"ssl_certificate {quote(os.path.abspath(config.certfile))};",
+                f"ssl_certificate_key {quote(os.path.abspath(config.keyfile))};",
                 "ssl_protocols TLSv1.2 TLSv1.3;",
                 "ssl_prefer_server_ciphers off;",
                 "ssl_session_cache shared:frontdesk_tls:10m;",
@@ -353,10 +249,10 @@ class _Writer:
             out.add("")
             self._upstream(name, self.group_specs[key])
         routes = [
-            *(_Route(s.prefix, s.hosts, static=s) for s in self.spec.static),
-            *(_Route(p.prefix, p.hosts, proxy=p) for p in self.spec.proxies),
+            *(Route(s.prefix, s.hosts, static=s) for s in self.spec.static),
+            *(Route(p.prefix, p.hosts, proxy=p) for p in self.spec.proxies),
         ]
-        for server in _servers(routes):
+        for server in servers_for(routes):
             out.add("")
             self._server(server)
 
@@ -414,7 +310,7 @@ class _Writer:
                 if weight != 1:
                     params.append(f"weight={weight}")
                 params.append(f"max_fails={proxy.max_fails}")
-                params.append(f"fail_timeout={_time(proxy.fail_timeout)}")
+                params.append(f"fail_timeout={duration(proxy.fail_timeout)}")
                 out.add(" ".join(params) + ";")
             if proxy.health_path:
                 out.add(
@@ -425,7 +321,7 @@ class _Writer:
 
     # -- server{} -------------------------------------------------------------------------
 
-    def _server(self, server: _Server) -> None:
+    def _server(self, server: Server) -> None:
         out = self.out
         # With host-named servers, the catch-all one answers every other name.
         default = not server.names and bool(_host_names(self.spec))
@@ -464,7 +360,7 @@ class _Writer:
             lines.append(self._hsts())
         return lines
 
-    def _locations(self, routes: Iterable[_Route]) -> None:
+    def _locations(self, routes: Iterable[Route]) -> None:
         emitted: set[str] = set()
 
         def location(head: str, body: Sequence[str]) -> None:
@@ -509,14 +405,14 @@ class _Writer:
     def _static(self, static: StaticSpec, key: str) -> list[str]:
         root = os.path.abspath(static.root)
         if static.alias:
-            lines = [f"alias {_quote(root.rstrip('/') + '/')};"]
+            lines = [f"alias {quote(root.rstrip('/') + '/')};"]
         else:
-            lines = [f"root {_quote(root)};"]
+            lines = [f"root {quote(root)};"]
         lines.append("charset utf-8;")
         lines.append("charset_types " + " ".join(_text_types()) + ";")
         headers = ["add_header X-Content-Type-Options nosniff;"]
         if static.cache_control:
-            headers.append(f"add_header Cache-Control {_quote(static.cache_control)};")
+            headers.append(f"add_header Cache-Control {quote(static.cache_control)};")
         lines += self._own_headers(*headers)
         return lines
 
@@ -540,11 +436,11 @@ class _Writer:
         )
         return [
             f"proxy_pass {target};",
-            f"proxy_connect_timeout {_time(proxy.connect_timeout)};",
-            f"proxy_read_timeout {_time(proxy.read_timeout)};",
-            f"proxy_send_timeout {_time(proxy.read_timeout)};",
-            f"proxy_buffering {_on(response_buffering)};",
-            f"proxy_request_buffering {_on(request_buffering)};",
+            f"proxy_connect_timeout {duration(proxy.connect_timeout)};",
+            f"proxy_read_timeout {duration(proxy.read_timeout)};",
+            f"proxy_send_timeout {duration(proxy.read_timeout)};",
+            f"proxy_buffering {on_off(response_buffering)};",
+            f"proxy_request_buffering {on_off(request_buffering)};",
         ]
 
 
