@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bench import stack_targets as st
 from bench import targets as t
 from bench.targets import Target
 
@@ -212,5 +213,36 @@ register(
         name="proxy",
         expect=Expect(status=200, body=HELLO, content_type="text/plain"),
         targets=(t.edge_proxy(), t.nginx_proxy()),
+    )
+)
+
+
+# The headline: the whole stack against the stacks people deploy, wrk at the front door, two
+# app workers each (bench/stack_targets.py says how each is set up).
+register(
+    Scenario(
+        name="stack-flask",
+        path="/items/1",
+        expect=Expect(
+            status=200,
+            body=b'{"id":1,"name":"widget","tags":["a","b"]}\n',
+            content_type="application/json",
+        ),
+        targets=(st.frontdesk_run(FLASK, 2), st.nginx_gunicorn(FLASK, 2)),
+        reference="frontdesk-run",
+    )
+)
+
+register(
+    Scenario(
+        name="stack-fastapi",
+        path="/items/1",
+        expect=Expect(
+            status=200,
+            body=b'{"id":1,"name":"widget","tags":["a","b"]}',
+            content_type="application/json",
+        ),
+        targets=(st.frontdesk_run(FASTAPI, 2), st.nginx_gunicorn_uvicorn(FASTAPI, 2)),
+        reference="frontdesk-run",
     )
 )
