@@ -49,7 +49,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_nginx(nginx: str, conf: Path, prefix: Path, ready_socket: Path) -> Iterator[None]:
+def running_nginx(
+    nginx: str, conf: Path, prefix: Path, ready_socket: Path, *, tls: bool = False
+) -> Iterator[None]:
     """nginx in the foreground with ``conf``, until it answers on ``ready_socket``; stopped after."""
     (prefix / "var").mkdir(exist_ok=True)
     log = (prefix / "nginx.out").open("w")
@@ -60,7 +62,7 @@ def running_nginx(nginx: str, conf: Path, prefix: Path, ready_socket: Path) -> I
         start_new_session=True,
     )
     try:
-        _wait_ready(proc, ready_socket, prefix)
+        _wait_ready(proc, ready_socket, prefix, tls)
         yield
     finally:
         if proc.poll() is None:
@@ -73,10 +75,12 @@ def running_nginx(nginx: str, conf: Path, prefix: Path, ready_socket: Path) -> I
         log.close()
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], sock: Path, prefix: Path) -> None:
-    transport = httpx.HTTPTransport(uds=str(sock))
+def _wait_ready(proc: subprocess.Popen[bytes], sock: Path, prefix: Path, tls: bool) -> None:
+    # A TLS listener is asked over TLS without checking its name: only "is it up" counts.
+    transport = httpx.HTTPTransport(uds=str(sock), verify=False)
+    base = "https://nginx.test" if tls else "http://nginx.test"
     deadline = time.monotonic() + 15
-    with httpx.Client(transport=transport, base_url="http://nginx.test", timeout=2) as client:
+    with httpx.Client(transport=transport, base_url=base, timeout=2) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 break

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import ssl
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -385,3 +386,59 @@ def test_output_is_plain_text_with_the_run_hint() -> None:
     assert "mkdir -p PREFIX/var && nginx -c THIS_FILE -p PREFIX" in text
     assert "\nuser " not in text
     assert "pid var/nginx.pid;" in text
+
+
+@needs_nginx
+def test_tls_hsts_and_rate_limit_through_real_nginx(short_dir: Path) -> None:
+    """An edge-only config (static files, no apps) over HTTPS, with its request rate limited."""
+    assert NGINX is not None
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(short_dir / "both.pem"))
+    cert.private_key_pem.write_to_path(str(short_dir / "key.pem"))
+    ca.cert_pem.write_to_path(str(short_dir / "ca.pem"))
+    (short_dir / "site").mkdir()
+    (short_dir / "site" / "index.html").write_text("<h1>hi</h1>\n")
+    port = free_port()
+    config = _config(
+        short_dir,
+        f"""
+[server]
+bind = ["127.0.0.1:{port}", "unix:{short_dir}/edge.sock"]
+[edge]
+certfile = "{short_dir}/both.pem"
+keyfile = "{short_dir}/key.pem"
+hsts = 600
+status_path = "/healthz"
+rate_limit = 1
+rate_burst = 2
+[[edge.routes]]
+prefix = "/"
+static = "{short_dir}/site"
+""",
+    )
+    conf = short_dir / "nginx.conf"
+    conf.write_text(export_nginx(config, None))
+    with ExitStack() as stack:
+        # The readiness probe speaks plain HTTP to a TLS socket: it waits via the error log.
+        stack.enter_context(
+            running_nginx(NGINX, conf, short_dir, short_dir / "edge.sock", tls=True)
+        )
+        client = stack.enter_context(
+            httpx.Client(
+                base_url=f"https://127.0.0.1:{port}",
+                verify=ssl.create_default_context(cafile=str(short_dir / "ca.pem")),
+                timeout=10,
+            )
+        )
+        statuses = []
+        for _ in range(6):  # one allowed, two in the burst, then 429 (well within a second)
+            r = client.get("/index.html")
+            statuses.append(r.status_code)
+            if r.status_code == 200:
+                assert r.text == "<h1>hi</h1>\n"
+                assert r.headers["content-type"] == "text/html; charset=utf-8"
+            assert r.headers["strict-transport-security"] == "max-age=600"
+        assert statuses[0] == 200
+        assert 429 in statuses, statuses
