@@ -152,19 +152,29 @@ def _check_proxied(tcp: httpx.Client, uds: httpx.Client, port: int) -> None:
         headers={
             "X-Forwarded-For": "203.0.113.7",
             "X-Request-ID": "given-id-1",
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "shop.example",
             "Forwarded": "for=1.1.1.1",
         },
     )
     headers = r.json()["headers"]
     assert headers["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
     assert headers["x-request-id"] == "given-id-1"
+    assert (headers["x-forwarded-proto"], headers["x-forwarded-host"]) == ("https", "shop.example")
+    assert r.json()["scheme"] == "https"
     assert "forwarded" not in headers
     assert r.json()["client"] == "203.0.113.7"
     # ...anyone else's are replaced (a unix socket client is not in forwarded_allow_ips).
     r = uds.get(
-        "/api/untrusted", headers={"X-Forwarded-For": "203.0.113.7", "X-Request-ID": "forged"}
+        "/api/untrusted",
+        headers={
+            "X-Forwarded-For": "203.0.113.7",
+            "X-Request-ID": "forged",
+            "X-Forwarded-Proto": "https",
+        },
     )
     headers = r.json()["headers"]
+    assert (headers["x-forwarded-proto"], r.json()["scheme"]) == ("http", "http")
     assert "203.0.113.7" not in headers["x-forwarded-for"]
     assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"]), headers
 

@@ -13,8 +13,8 @@ group one of its servers, and each route a ``location``. How the edge's rules ma
   and those catch-all routes its own do not cover: frontdesk's router tries host routes
   before catch-all ones whatever their lengths, nginx picks the longest prefix in a server.
 - forwarding: X-Forwarded-For is extended only for trusted peers (``forwarded_allow_ips``)
-  and replaced for anyone else, and X-Request-ID kept from trusted peers or made fresh, as
-  the edge does; ``Forwarded`` is dropped, since the app server would read it first.
+  and replaced for anyone else; X-Forwarded-Proto, X-Forwarded-Host and X-Request-ID are
+  kept from trusted peers, else nginx's own (a fresh ``$request_id``), as the edge does; ``Forwarded`` is dropped, since the app server would read it first.
 - filters: allow/deny in order, ``limit_req``/``limit_conn`` per client address, gzip for
   the text types, HSTS on HTTPS; nginx's ``add_header`` in a location replaces the server's,
   so locations that add their own repeat HSTS.
@@ -275,9 +275,15 @@ class _Writer:
                     out.add(f"{net} 1;")
         with out.block("map $frontdesk_trusted_peer $frontdesk_forwarded_for"):
             out.add("1 $proxy_add_x_forwarded_for;", "default $remote_addr;")
-        with out.block('map "$frontdesk_trusted_peer:$http_x_request_id" $frontdesk_request_id'):
-            out.add('"~^1:(?<frontdesk_given_id>.+)$" $frontdesk_given_id;')
-            out.add("default $request_id;")
+        # A trusted peer's values are kept; anyone else's replaced by what nginx knows.
+        for header, variable, own in (
+            ("x_request_id", "request_id", "$request_id"),
+            ("x_forwarded_proto", "forwarded_proto", "$scheme"),
+            ("x_forwarded_host", "forwarded_host", "$host"),
+        ):
+            with out.block(f'map "$frontdesk_trusted_peer:$http_{header}" $frontdesk_{variable}'):
+                out.add(f'"~^1:(?<frontdesk_given_{variable}>.+)$" $frontdesk_given_{variable};')
+                out.add(f"default {own};")
         with out.block("map $http_upgrade $frontdesk_connection"):
             out.add("default upgrade;", "'' '';")
         with out.block("map $http_host $frontdesk_host"):
@@ -289,8 +295,8 @@ class _Writer:
             "proxy_set_header Upgrade $http_upgrade;",
             "proxy_set_header Connection $frontdesk_connection;",
             "proxy_set_header X-Forwarded-For $frontdesk_forwarded_for;",
-            "proxy_set_header X-Forwarded-Proto $scheme;",
-            "proxy_set_header X-Forwarded-Host $host;",
+            "proxy_set_header X-Forwarded-Proto $frontdesk_forwarded_proto;",
+            "proxy_set_header X-Forwarded-Host $frontdesk_forwarded_host;",
             "proxy_set_header X-Request-ID $frontdesk_request_id;",
             'proxy_set_header Forwarded "";',
             "proxy_redirect off;",
