@@ -173,3 +173,21 @@ def test_upgrade_request_with_a_body_is_not_upgraded(framing: bytes) -> None:
         assert [r["body"] for r in sink.done] == ["hello", ""]
         assert sink.started[0].upgrade is None
         assert sink.done[1]["path"] == "/next"
+
+
+@pytest.mark.parametrize(
+    ("field", "proxied", "journey"),
+    [
+        (b"X-Forwarded-For: 1.2.3.4", True, False),
+        (b"Forwarded: for=1.2.3.4", True, False),
+        (b"X-Request-ID: abc", False, True),
+        (b"X-Request-Start: t=1", False, True),
+        (b"Frontdesk-Trace: 1", False, True),
+        (b"X-Requested-With: x", False, False),
+        (b"Frontdesk: 1", False, False),
+    ],
+)
+def test_proxy_and_journey_fields_are_noted(field: bytes, proxied: bool, journey: bool) -> None:
+    sink = parse([b"GET / HTTP/1.1\r\nHost: h\r\n" + field + b"\r\n\r\n"])
+    (request,) = sink.started
+    assert (request.proxied, request.journey) == (proxied, journey)

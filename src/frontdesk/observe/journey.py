@@ -50,14 +50,14 @@ __all__ = ["Journey", "Trip", "log_app_error", "request_id_of", "rid_suffix", "t
 _ID: Final = re.compile(rb"[!#-\[\]-~]{1,200}")
 _START: Final = re.compile(rb"t=([0-9]{1,19})")
 _TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_QDTEXT_UNSAFE: Final = re.compile(r"[^\t !#-\[\]-~]")
+_UNPRINTABLE: Final = re.compile(r"[^\t -~]")
 
 
 def _param(name: str, value: str) -> str:
     """``name=value``, the value a token or else a quoted-string (RFC 9110 5.6.6)."""
     if _TOKEN.fullmatch(value):
         return f"{name}={value}"
-    value = _QDTEXT_UNSAFE.sub("?", value.replace("\\", "\\\\").replace('"', '\\"'))
+    value = _UNPRINTABLE.sub("?", value).replace("\\", "\\\\").replace('"', '\\"')
     return f'{name}="{value}"'
 
 

@@ -82,6 +82,9 @@ class ASGIHandler:
             peer_host = client[0] if client is not None else None
             if trusted.is_trusted(peer_host):
                 client, scheme, _host = resolve(client, scheme, request.headers, trusted)
+        trip = exchange.trip
+        if trip is not None:
+            trip.client = None if client is None else client[0]
         return {
             "type": kind,
             "asgi": ASGI_VERSION,
@@ -109,20 +112,15 @@ class ASGIHandler:
 
     def handle(self, exchange: Exchange) -> None:
         journey = self.journey
-        trip = None
         if journey is not None and (exchange.request.journey or journey.access):
-            trip = journey.begin(exchange)
+            journey.begin(exchange)
         if not self.admission.admit(exchange, len(self.tasks)):
             return
         upgrade = exchange.request.upgrade
         if upgrade is not None and self.websocket is not None and is_websocket_upgrade(upgrade):
             coro = WebSocketSession(self, exchange, self.websocket).run()
         else:
-            scope = self.scope_for(exchange)
-            if trip is not None:
-                client = scope["client"]
-                trip.client = None if client is None else client[0]
-            coro = self._run(_Cycle(exchange), scope)
+            coro = self._run(_Cycle(exchange), self.scope_for(exchange))
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)

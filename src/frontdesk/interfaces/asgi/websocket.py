@@ -158,8 +158,12 @@ class WebSocketSession:
     async def run(self) -> None:
         if not self._handshake():
             return
+        scope = self.scope()
+        trip = self.exchange.trip
+        if trip is not None:
+            trip.call()
         try:
-            await self.handler.app(self.scope(), self.receive, self.send)
+            await self.handler.app(scope, self.receive, self.send)
         except ClientDisconnected:
             pass  # the client left; nothing to answer and nothing wrong with the app
         except BaseException as exc:
