@@ -14,7 +14,8 @@ group one of its servers, and each route a ``location``. How the edge's rules ma
   before catch-all ones whatever their lengths, nginx picks the longest prefix in a server.
 - forwarding: X-Forwarded-For is extended only for trusted peers (``forwarded_allow_ips``)
   and replaced for anyone else; X-Forwarded-Proto, X-Forwarded-Host and X-Request-ID are
-  kept from trusted peers, else nginx's own (a fresh ``$request_id``), as the edge does; ``Forwarded`` is dropped, since the app server would read it first.
+  kept from trusted peers, else nginx's own (a fresh ``$request_id``), as the edge does;
+  ``Forwarded`` is dropped, since the app server would read it first.
 - filters: allow/deny in order, ``limit_req``/``limit_conn`` per client address, gzip for
   the text types, HSTS on HTTPS; nginx's ``add_header`` in a location replaces the server's,
   so locations that add their own repeat HSTS.
