@@ -220,6 +220,46 @@ static = "{tmp_path / "public"}"
             assert "/outside/echo" in echoed.text
 
 
+def test_mounted_apps_see_their_prefix_as_root_path_and_the_real_client(tmp_path: Path) -> None:
+    config = tmp_path / "frontdesk.toml"
+    config.write_text(
+        f"""\
+[server]
+app_dir = "{APPS}"
+
+[[apps]]
+app = "scope_apps:scope_echo"
+name = "asgi"
+workers = 1
+mount = "/a/"
+
+[[apps]]
+app = "scope_apps:environ_echo"
+name = "wsgi"
+workers = 1
+mount = "/w"
+"""
+    )
+    with _run(tmp_path, "-c", str(config)) as stack:
+        url = stack.url(30)
+        with httpx.Client(base_url=url) as client:
+            asgi = client.get("/a/x/y", headers={"X-Forwarded-For": "203.0.113.9"}).json()
+            wsgi = client.get("/w/x?q=1").json()
+            bare = client.get("/w")
+            outside = client.get("/elsewhere")
+    assert asgi["path"] == "/a/x/y" and asgi["root_path"] == "/a"
+    # The app server reads the edge's Forwarded element (which wins over X-Forwarded-For):
+    # the client is the address that connected to the edge.
+    assert asgi["client"][0] == "127.0.0.1"
+    assert asgi["scheme"] == "http"
+    assert wsgi["SCRIPT_NAME"] == "/w" and wsgi["PATH_INFO"] == "/x"
+    assert wsgi["QUERY_STRING"] == "q=1"
+    assert wsgi["REMOTE_ADDR"] == "127.0.0.1"
+    assert len(wsgi["request_id"]) >= 16
+    assert bare.status_code == 200 and bare.json()["SCRIPT_NAME"] == "/w"
+    assert outside.status_code == 404
+
+
 def test_check_validates_like_nginx_t(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text(

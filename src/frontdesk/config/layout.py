@@ -60,6 +60,7 @@ __all__ = [
     "RouteEntry",
     "ServerEntry",
     "UpstreamEntry",
+    "default_app_name",
     "parse_layout",
 ]
 
@@ -366,11 +367,26 @@ class _Reader:
         return values
 
 
+#: module names that say nothing about which app it is ("shop.app" is the shop)
+_GENERIC = frozenset({"app", "main", "wsgi", "asgi", "application", "server"})
+
+
+def default_app_name(app_path: str) -> str:
+    """An app's name when none is given: its module's last part that says something.
+
+    ``shop.web:app`` is ``web``; ``shop.app:app`` and ``shop.main:app`` are ``shop``.
+    """
+    parts = app_path.partition(":")[0].split(".")
+    for part in reversed(parts):
+        if part not in _GENERIC:
+            return part
+    return parts[-1]
+
+
 def _app(reader: _Reader, path: KeyPath, v: dict[str, Any]) -> AppEntry:
-    module = v["app"].partition(":")[0]
     return AppEntry(
         app=v["app"],
-        name=v.get("name", module.rpartition(".")[2]),
+        name=v.get("name", default_app_name(v["app"])),
         workers=v.get("workers"),
         threads=v.get("threads"),
         interface=v.get("interface"),

@@ -20,7 +20,14 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from frontdesk.config.layout import AppEntry, Layout, RouteEntry, ServerEntry, UpstreamEntry
+from frontdesk.config.layout import (
+    AppEntry,
+    Layout,
+    RouteEntry,
+    ServerEntry,
+    UpstreamEntry,
+    default_app_name,
+)
 from frontdesk.config.model import Config
 from frontdesk.errors import ConfigError
 
@@ -53,8 +60,7 @@ def app_entries(config: Config, app_path: str | None) -> tuple[AppEntry, ...]:
                 f"{apps[0].where}: APP {app_path} given and [[apps]] in the config file: "
                 "give one or the other"
             )
-        module = app_path.partition(":")[0]
-        return (AppEntry(app=app_path, name=module.rpartition(".")[2], where="command line"),)
+        return (AppEntry(app=app_path, name=default_app_name(app_path), where="command line"),)
     if not apps:
         raise ConfigError(
             "nothing to run: give APP as MODULE:ATTRIBUTE (e.g. 'frontdesk run pkg.web:app') "
@@ -107,6 +113,9 @@ def _edge_config(config: Config, apps: tuple[AppPlan, ...]) -> Config:
             # A worker is found again on the next request: the socket is the pool's, not a
             # single process's, so a failure must not take the whole app out of rotation.
             max_fails=0,
+            # Mounted under a prefix: the edge strips it and the app server gives it back as
+            # SCRIPT_NAME (ASGI: root_path), so the app's own routes need not know it.
+            strip_prefix=bool(plan.entry.mount.rstrip("/")),
             where=plan.entry.where,
         )
         for plan in apps

@@ -40,3 +40,13 @@ class Asgi2App:
     async def __call__(self, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"asgi2"})
+
+
+def environ_echo(environ: Any, start_response: Any) -> list[bytes]:
+    """A WSGI app answering the CGI keys a mounted, proxied app depends on, as JSON."""
+    keys = ("SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REMOTE_ADDR", "wsgi.url_scheme")
+    info = {key: environ.get(key) for key in keys}
+    info["request_id"] = environ.get("HTTP_X_REQUEST_ID")
+    body = json.dumps(info).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
