@@ -235,20 +235,39 @@ def _cmd_ctl(namespace: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-#: subcommand name -> what runs it, given the parsed arguments and the resolved config
-COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
-    "serve": _cmd_serve,
-    "edge": _cmd_edge,
-    "run": _cmd_run,
-    "check": _cmd_check,
-    "config": _cmd_settings,
-    "settings": _cmd_settings,
-    "trace": lambda namespace, config: _cmd_trace(namespace),
-    "ctl": _cmd_ctl,
-}
+def _cmd_export(namespace: argparse.Namespace, config: Config) -> int:
+    """Write the config of another tool doing the same job: nginx, systemd, Kubernetes."""
+    from frontdesk.stack import export
+
+    app: str | None = namespace.app
+    if app is not None and not _APP_PATH.fullmatch(app):
+        raise ConfigError(f"APP {toml_repr(app)}: expected MODULE:ATTRIBUTE, e.g. pkg.web:app")
+    path = namespace.config or os.environ.get(CONFIG_ENV) or None
+    config_path = os.path.abspath(path) if path else None
+    files: dict[str, str]
+    if namespace.kind == "nginx":
+        files = {"nginx.conf": export.export_nginx(config, app)}
+    elif namespace.kind == "systemd":
+        files = export.export_systemd(config, app, config_path=config_path)
+    else:
+        text = export.export_kubernetes(config, app, config_path=config_path, image=namespace.image)
+        files = {"frontdesk.yaml": text}
+    if namespace.output is None:
+        for name, text in files.items():
+            if len(files) > 1:
+                sys.stdout.write(f"# ---- {name}\n")
+            sys.stdout.write(text)
+        return 0
+    os.makedirs(namespace.output, exist_ok=True)
+    for name, text in files.items():
+        target = os.path.join(namespace.output, name)
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+        sys.stdout.write(f"wrote {target}\n")
+    return 0
 
 
-def _cmd_trace(namespace: argparse.Namespace) -> int:
+def _cmd_trace(namespace: argparse.Namespace, config: Config) -> int:
     from frontdesk.stack.trace import format_journey, trace
 
     try:
@@ -257,6 +276,20 @@ def _cmd_trace(namespace: argparse.Namespace) -> int:
         raise FrontdeskError(f"trace {namespace.url}: {exc}") from None
     sys.stdout.write(format_journey(journey))
     return 0
+
+
+#: subcommand name -> what runs it, given the parsed arguments and the resolved config
+COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
+    "serve": _cmd_serve,
+    "edge": _cmd_edge,
+    "run": _cmd_run,
+    "check": _cmd_check,
+    "config": _cmd_settings,
+    "settings": _cmd_settings,
+    "trace": _cmd_trace,
+    "export": _cmd_export,
+    "ctl": _cmd_ctl,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -339,6 +372,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_option(settings)
     _add_settings(settings, None)
+
+    export_cmd = commands.add_parser(
+        "export",
+        help="write nginx, systemd or Kubernetes config for the same stack",
+        description="Write the config another tool needs to do part of the stack's job: "
+        "nginx (the edge's job, in front of 'frontdesk serve' on unix sockets), systemd "
+        "(a unit running 'frontdesk run'), kubernetes (a Deployment and a Service with "
+        "probes). Printed, or written into --output DIR.",
+        allow_abbrev=False,
+    )
+    export_cmd.add_argument("kind", choices=["nginx", "systemd", "kubernetes"], metavar="KIND")
+    export_cmd.add_argument(
+        "app", metavar="APP", nargs="?", default=None, help="the app, if not in [[apps]]"
+    )
+    export_cmd.add_argument(
+        "-o", "--output", metavar="DIR", default=None, help="write the files into DIR"
+    )
+    export_cmd.add_argument(
+        "--image",
+        default="frontdesk-app:latest",
+        help="kubernetes: the container image holding the app and frontdesk",
+    )
+    _add_config_option(export_cmd)
+    _add_settings(export_cmd, "run")
 
     trace = commands.add_parser(
         "trace",
