@@ -185,7 +185,12 @@ def _cmd_run(namespace: argparse.Namespace, config: Config) -> int:
 
     use_log_file(config.log_file)
     given, path = _given(namespace), namespace.config
-    return run_stack(config, app, reload_config=lambda: load_config(given, os.environ, path))
+    return run_stack(
+        config,
+        app,
+        reload_config=lambda: load_config(given, os.environ, path),
+        config_path=path or os.environ.get(CONFIG_ENV) or None,
+    )
 
 
 def _refuse_edge_proxy(config: Config) -> None:

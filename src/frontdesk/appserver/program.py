@@ -80,8 +80,12 @@ class AppServer:
         *,
         reload_config: Callable[[], Config],
         config_path: str | None = None,
+        socket_activation: bool = True,
     ) -> None:
         self.name = app_path
+        #: take systemd's sockets (LISTEN_FDS) when there are some; the stack's apps do not,
+        #: their listeners are private unix sockets, not the public addresses systemd holds
+        self.socket_activation = socket_activation
         self.config = config
         self.reload_config = reload_config
         self.config_path = config_path
@@ -101,7 +105,7 @@ class AppServer:
             # What the app allocated at import is shared with every worker: keep the collector
             # from touching (and so copying) those pages in each of them.
             freeze_startup_objects()
-        inherited = systemd.listen_sockets()
+        inherited = systemd.listen_sockets() if self.socket_activation else []
         if inherited:
             self.activated = True
             self.listeners.adopt({f"fd://{sock.fileno()}": sock for sock in inherited})

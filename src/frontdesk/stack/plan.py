@@ -94,6 +94,7 @@ def _app_plan(config: Config, entry: AppEntry, runtime_dir: str) -> AppPlan:
         app_dir=config.app_dir if entry.app_dir is None else entry.app_dir,
         root_path=root_path,
         # The supervisor owns these; the parts must not each claim them.
+        reload=False,
         pid_file=None,
         control_socket="none",
         _layout=Layout(),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from frontdesk.appserver.arbiter import Arbiter
 from frontdesk.appserver.logfile import reopen_log_files
 from frontdesk.appserver.process import WorkerSpec
 from frontdesk.appserver.program import AppServer
+from frontdesk.appserver.reload import FileWatcher, require_watchfiles
 from frontdesk.appserver.runtime import control_path
 from frontdesk.config.model import Config
 from frontdesk.edge.program import EdgeProgram
@@ -40,10 +42,16 @@ __all__ = ["StackProgram", "run"]
 log = logging.getLogger("frontdesk.arbiter")
 
 
-def run(config: Config, app_path: str | None, *, reload_config: Callable[[], Config]) -> int:
+def run(
+    config: Config,
+    app_path: str | None,
+    *,
+    reload_config: Callable[[], Config],
+    config_path: str | None = None,
+) -> int:
     """Run the whole stack until it is stopped; its exit status."""
     setup_logging(config.log_level)
-    program = StackProgram(config, app_path, reload_config=reload_config)
+    program = StackProgram(config, app_path, reload_config=reload_config, config_path=config_path)
     try:
         arbiter = Arbiter(
             program,
@@ -60,10 +68,17 @@ class StackProgram:
     """The ``Program`` of ``frontdesk run``."""
 
     def __init__(
-        self, config: Config, app_path: str | None, *, reload_config: Callable[[], Config]
+        self,
+        config: Config,
+        app_path: str | None,
+        *,
+        reload_config: Callable[[], Config],
+        config_path: str | None = None,
     ) -> None:
         if config.reload:
-            raise ConfigError("--reload is not supported by 'frontdesk run' yet; use serve")
+            require_watchfiles()
+        self.reload = config.reload
+        self.config_path = config_path
         self.app_path = app_path
         self.reload_config = reload_config
         # Private (0700): only this user reaches the app sockets behind the edge.
@@ -71,7 +86,10 @@ class StackProgram:
         self.plan = plan_stack(config, app_path, self.runtime)
         self.name = "run " + ",".join(p.entry.app for p in self.plan.apps)
         self.apps = [
-            AppServer(p.config, p.entry.app, reload_config=_fixed(p.config)) for p in self.plan.apps
+            AppServer(
+                p.config, p.entry.app, reload_config=_fixed(p.config), socket_activation=False
+            )
+            for p in self.plan.apps
         ]
         self.edge = EdgeProgram(self.plan.edge, reload_config=_fixed(self.plan.edge))
         self._pending: StackPlan | None = None
@@ -87,6 +105,21 @@ class StackProgram:
         for plan, app in zip(self.plan.apps, self.apps, strict=True):
             specs += _named(app.start(), plan.entry.name)
         specs += _edge_specs(self.edge.start())
+        if self.reload:
+            # One watcher for the whole stack: a change reloads both layers, like HUP.
+            dirs = [p.config.app_dir for p in self.plan.apps]
+            if self.config_path:
+                dirs.append(os.path.dirname(os.path.abspath(self.config_path)))
+            specs.append(
+                WorkerSpec(
+                    "reloader",
+                    1,
+                    FileWatcher.for_dirs(dirs),
+                    timeout=0,
+                    graceful_timeout=1.0,
+                    rolling=False,
+                )
+            )
         return specs
 
     def prepare_reload(self) -> Sequence[WorkerSpec]:
