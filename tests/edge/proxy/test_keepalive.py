@@ -92,7 +92,7 @@ def test_keepalive_race_does_not_replay_a_post() -> None:
 
 
 def test_idle_connections_are_bounded_and_expire(gunicorn_urls: tuple[str, str]) -> None:
-    options = PoolOptions(max_idle=1, idle_timeout=0.2)
+    options = PoolOptions(max_idle=1, idle_timeout=0.2, max_burst_idle=1)
     group = UpstreamGroup([gunicorn_urls[0]], pool=options)
     pool = group.servers[0].pool
     upstream = group.servers[0]

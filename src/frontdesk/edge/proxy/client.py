@@ -1,9 +1,11 @@
 """One connection to an upstream server: an asyncio protocol reading responses with httptools.
 
 The proxy writes a request's bytes itself (``write``/``drain``) and reads the response through
-``read_head`` and ``read_body``; between requests the connection sits idle in its pool. A
-fresh llhttp parser is made for every response, so a connection never carries parser state
-from one exchange into the next.
+``read_head`` and ``read_body``; between requests the connection sits idle in its pool. The
+llhttp parser is kept from one response to the next only when the last one ended cleanly on
+its own framing and may be followed by another (llhttp is then at a message boundary, as
+for any keep-alive stream); after anything else (a HEAD, whose body llhttp would expect,
+an error, a spoiled exchange) the next response gets a fresh parser.
 
 Invariants:
 - bytes or an end of stream arriving while the connection is idle make it unusable: a
@@ -11,7 +13,10 @@ Invariants:
 - reading pauses while more than ``high`` body bytes wait to be read (back-pressure towards
   the upstream), and resumes below ``low``;
 - every failure is an ``UpstreamError`` that tells whether request bytes were written and
-  whether any response byte arrived: what the retry rules need to know.
+  whether any response byte arrived: what the retry rules need to know;
+- a ``watcher`` (the proxy's task-free path) is called after the protocol event that
+  changed the exchange's state has been handled, never from inside an llhttp callback, so
+  it may finish the exchange and give the connection back to its pool.
 """
 
 from __future__ import annotations
@@ -93,6 +98,7 @@ class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
         "_body",
         "_body_size",
+        "_changed",
         "_complete",
         "_dirty",
         "_drain_waiter",
@@ -105,12 +111,13 @@ class UpstreamConnection(asyncio.Protocol):
         "_keep_alive",
         "_parser",
         "_read_paused",
+        "_spare",
         "_timer",
         "_waiter",
         "address",
         "closed",
         "high",
-        "idle_handle",
+        "idle_until",
         "loop",
         "low",
         "on_close",
@@ -121,6 +128,7 @@ class UpstreamConnection(asyncio.Protocol):
         "transport",
         "tunnel_data",
         "upgraded",
+        "watcher",
         "write_paused",
     )
 
@@ -143,9 +151,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.upgraded = False
         #: called once when the connection closes (the pool drops it)
         self.on_close: Callable[[UpstreamConnection], None] | None = None
-        #: the pool's idle timer while the connection waits in it
-        self.idle_handle: asyncio.TimerHandle | None = None
+        #: loop time until which the pool keeps the connection while it is idle
+        self.idle_until = 0.0
         self._parser: httptools.HttpResponseParser | None = None
+        self._spare: httptools.HttpResponseParser | None = None
         self._head: ResponseHead | None = None
         self._headers: list[tuple[bytes, bytes]] = []
         self._head_bytes = 0
@@ -161,6 +170,9 @@ class UpstreamConnection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        #: called once the exchange's state changed (head, body, end, error), when set
+        self.watcher: Callable[[], None] | None = None
+        self._changed = False
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -175,6 +187,7 @@ class UpstreamConnection(asyncio.Protocol):
             # Nothing was asked: an upstream talking out of turn cannot be trusted with the
             # next request.
             self._fail(InvalidResponse("upstream sent bytes while idle"))
+            self._notify()
             return
         self.received += len(data)
         if self._head is None:
@@ -189,11 +202,14 @@ class UpstreamConnection(asyncio.Protocol):
             self._wake()
         except httptools.HttpParserError as exc:
             self._fail(InvalidResponse(f"invalid response from upstream: {exc}"))
+            self._notify()
             return
         # Judged after parsing (one read's worth of bytes at most): the head may end within
         # this data, the rest being body.
         if self._head is None and self._head_bytes > MAX_RESPONSE_HEAD:
             self._fail(InvalidResponse("upstream response head too large"))
+        if self._changed:
+            self._notify()
 
     def eof_received(self) -> bool:
         head = self._head
@@ -210,6 +226,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._wake()
         elif self._parser is not None and not self._complete:
             self._fail(UpstreamClosed("upstream closed the connection"))
+        self._notify()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -220,13 +237,10 @@ class UpstreamConnection(asyncio.Protocol):
         drain = self._drain_waiter
         if drain is not None and not drain.done():
             drain.set_result(None)
-        handle = self.idle_handle
-        if handle is not None:
-            handle.cancel()
-            self.idle_handle = None
         callback, self.on_close = self.on_close, None
         if callback is not None:
             callback(self)
+        self._notify()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -304,7 +318,12 @@ class UpstreamConnection(asyncio.Protocol):
 
     def begin(self, method: str) -> None:
         """Start an exchange: the response to a ``method`` request is read from now on."""
-        self._parser = httptools.HttpResponseParser(self)
+        parser = self._spare
+        if parser is None:
+            parser = httptools.HttpResponseParser(self)
+        else:
+            self._spare = None
+        self._parser = parser
         self._head = None
         self._headers = []
         self._head_bytes = 0
@@ -323,6 +342,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def finish(self) -> None:
         """The exchange is over; the connection is idle (any byte now makes it unusable)."""
+        if self._parser is not None and not self._head_only and self.reusable:
+            self._spare = self._parser
         self._parser = None
 
     @property
@@ -398,6 +419,34 @@ class UpstreamConnection(asyncio.Protocol):
                 raise self._error
             await self._wait(timeout, "reading the response body")
 
+    def take_body(self) -> bytes:
+        """The body bytes received so far, without waiting (the watcher's ``read_body``)."""
+        body = self._body
+        data = body.popleft() if len(body) == 1 else b"".join(body)
+        body.clear()
+        self._body_size = 0
+        if self._read_paused and self.transport is not None and not self.closed:
+            self._read_paused = False
+            self.transport.resume_reading()
+        return data
+
+    @property
+    def body_size(self) -> int:
+        """Body bytes received and not yet read."""
+        return self._body_size
+
+    @property
+    def head(self) -> ResponseHead | None:
+        return self._head
+
+    @property
+    def error(self) -> UpstreamError | None:
+        return self._error
+
+    def time_out(self, what: str) -> None:
+        """Fail the exchange as timed out (the watcher's own timer ran out)."""
+        self._fail(self._error_of(UpstreamTimeout, f"upstream timed out {what}"))
+
     def spoil(self) -> None:
         """The exchange was left half done: the connection must not carry another one."""
         self._dirty = True
@@ -424,9 +473,16 @@ class UpstreamConnection(asyncio.Protocol):
         self.abort()
 
     def _wake(self) -> None:
+        self._changed = True
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _notify(self) -> None:
+        self._changed = False
+        watcher = self.watcher
+        if watcher is not None:
+            watcher()
 
     async def _wait(self, timeout: float, what: str) -> None:
         waiter = self.loop.create_future()

@@ -22,6 +22,12 @@ Each is bounded by ``max_tries`` and ``retry_timeout``; every failure counts tow
 server's passive health. When all tries fail the client gets 502, or 504 after a timeout;
 503 when no server was available at all.
 
+The common case takes no task (``direct.py``): a request without a body whose server has an
+idle pooled connection is written at once, and a response that arrives whole and is to be
+buffered is relayed from the connection's callback. Anything else (no idle connection, a
+failure, a response to stream, spool or retry on) continues in a task, in the flow above,
+from where the direct path stopped.
+
 Every answer carries the edge's ``Server-Timing`` entry (its own time: the request's time
 here less the time spent waiting on upstreams), and a trusted peer's ``Frontdesk-Trace: 1``
 gets the edge's trace field after the upstream's (``frontdesk.edge.filters.journey``).
@@ -44,13 +50,14 @@ from frontdesk.edge.proxy.client import (
     UpstreamConnection,
     UpstreamError,
 )
+from frontdesk.edge.proxy.direct import Direct
 from frontdesk.edge.proxy.headers import (
     Forwarding,
     accel_buffering,
     forwarding_for,
     header_value,
     response_fields,
-    upstream_fields,
+    upstream_head,
 )
 from frontdesk.edge.proxy.options import IDEMPOTENT, ProxyOptions
 from frontdesk.edge.proxy.pages import PAGE_TYPE, error_page
@@ -79,10 +86,12 @@ class ProxyStats:
     streamed_responses: int = 0
     tunnels: int = 0
     failures: int = 0
+    #: requests answered on the direct path, without a task
+    direct: int = 0
 
 
 @dataclass(slots=True)
-class _Request:
+class Job:
     """What one proxied request carries from try to try."""
 
     exchange: Exchange
@@ -99,6 +108,8 @@ class _Request:
     #: the server of the latest try, and the tries made
     server: Upstream | None = None
     attempts: int = 0
+    #: the balancer's key for the request
+    key: bytes | None = None
     #: a streamed body has started to be read: the request cannot be sent again
     consumed: bool = False
 
@@ -125,6 +136,8 @@ class ProxyRoute:
         self.options = options or ProxyOptions()
         self.stats = ProxyStats()
         self._tasks: set[asyncio.Task[None]] = set()
+        #: requests on the direct (task-free) path, waiting for their upstream's answer
+        self.direct: set[Direct] = set()
 
     def matches(self, path: bytes) -> bool:
         """``/api`` matches ``/api`` and ``/api/...``, never ``/apis``."""
@@ -137,14 +150,35 @@ class ProxyRoute:
 
     def handle(self, exchange: Exchange) -> None:
         # The request head has just been parsed: the journey's clocks start here.
-        task = asyncio.get_running_loop().create_task(
-            self._serve(exchange, time.time(), time.perf_counter())
-        )
+        wall = time.time()
+        received = time.perf_counter()
+        self.stats.requests += 1
+        try:
+            job = self._job(exchange, wall, received)
+        except Exception:
+            log.exception("proxying %s %r failed", exchange.request.method, exchange.request.path)
+            self.answer_error(exchange, 500, None)
+            return
+        first = None
+        if job.tunnel is None and not exchange.request.has_body:
+            first = self.group.pick(job.key, ())
+            if first is not None:
+                conn = first.pool.take()
+                if conn is not None and Direct.start(self, job, first, conn):
+                    return
+        self.spawn(job, first, None)
+
+    def spawn(self, job: Job, first: Upstream | None, sent: UpstreamConnection | None) -> None:
+        """Go on with ``job`` in a task: from ``first`` (already picked), with the request
+        already ``sent`` on a connection to it when given."""
+        task = asyncio.get_running_loop().create_task(self._serve(job, first, sent))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         """Cancel requests in flight and close the group's idle connections."""
+        for direct in list(self.direct):
+            direct.abort()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -153,21 +187,21 @@ class ProxyRoute:
 
     # -- one request -----------------------------------------------------------------------
 
-    async def _serve(self, exchange: Exchange, wall: float, received: float) -> None:
-        self.stats.requests += 1
-        job: _Request | None = None
+    async def _serve(
+        self, job: Job, first: Upstream | None, sent: UpstreamConnection | None
+    ) -> None:
+        exchange = job.exchange
         try:
-            job = self._job(exchange, wall, received)
-            await self._proxy(job)
+            await self._proxy(job, first, sent)
         except (ClientDisconnected, ProtocolError):
             # The client left, or the core refused its body and answered it already.
             if exchange.started and not exchange.finished:
                 exchange.abort()
         except Exception:
             log.exception("proxying %s %r failed", exchange.request.method, exchange.request.path)
-            self._answer_error(exchange, 500, job)
+            self.answer_error(exchange, 500, job)
 
-    def _job(self, exchange: Exchange, wall: float, received: float) -> _Request:
+    def _job(self, exchange: Exchange, wall: float, received: float) -> Job:
         options = self.options
         request = exchange.request
         peer = exchange.client
@@ -181,9 +215,13 @@ class ProxyRoute:
             p.strip().lower() in options.upgrade_protocols for p in upgrade.split(b",")
         ):
             tunnel = upgrade
-        return _Request(exchange, forwarding, self._target(request), tunnel, None, False, received)
+        job = Job(exchange, forwarding, self._target(request), tunnel, None, False, received)
+        job.key = self.group.balancer.key(request, self._client_host(job))
+        return job
 
-    async def _proxy(self, job: _Request) -> None:
+    async def _proxy(
+        self, job: Job, first: Upstream | None, sent: UpstreamConnection | None
+    ) -> None:
         options = self.options
         exchange = job.exchange
         request = exchange.request
@@ -200,12 +238,14 @@ class ProxyRoute:
             else:
                 job.streamed = True
         try:
-            await self._forward(job)
+            await self._forward(job, first, sent)
         finally:
             if job.body is not None:
                 job.body.close()
 
-    async def _forward(self, job: _Request) -> None:
+    async def _forward(
+        self, job: Job, first: Upstream | None, sent: UpstreamConnection | None
+    ) -> None:
         options = self.options
         group = self.group
         request = job.exchange.request
@@ -213,20 +253,24 @@ class ProxyRoute:
         started = loop.time()
         idempotent = request.method in IDEMPOTENT
         max_tries = options.max_tries or len(group.servers)
-        key = group.balancer.key(request, self._client_host(job))
         tried: list[Upstream] = []
         error: UpstreamError | None = None
         while True:
-            server = group.pick(key, tried)
+            server = first if first is not None else group.pick(job.key, tried)
+            first = None
             if server is None:
                 break
             tried.append(server)
             last = len(tried) >= max_tries or not any(
                 s.available() for s in group.servers if s not in tried
             )
-            server.active += 1
+            conn, sent = sent, None
+            if conn is None:
+                server.active += 1  # else the direct path counted it
             try:
-                response = await self._attempt(job, server, idempotent=idempotent, last=last)
+                response = await self._attempt(
+                    job, server, idempotent=idempotent, last=last, sent=conn
+                )
             except UpstreamError as exc:
                 server.active -= 1
                 server.record_failure()
@@ -253,17 +297,17 @@ class ProxyRoute:
             await self._relay(job, server, response)
             return
         self.stats.failures += 1
-        self._answer_error(job.exchange, 503 if error is None else error.status, job)
+        self.answer_error(job.exchange, 503 if error is None else error.status, job)
 
     @staticmethod
-    def _may_retry(exc: UpstreamError, job: _Request, idempotent: bool) -> bool:
+    def _may_retry(exc: UpstreamError, job: Job, idempotent: bool) -> bool:
         if job.consumed:
             return False
         if isinstance(exc, ConnectFailed) or not exc.sent:
             return True
         return idempotent
 
-    def _client_host(self, job: _Request) -> str | None:
+    def _client_host(self, job: Job) -> str | None:
         exchange = job.exchange
         peer = exchange.client
         if peer is None or not job.forwarding.trusted or not exchange.request.proxied:
@@ -289,13 +333,20 @@ class ProxyRoute:
     # -- one try on one server -------------------------------------------------------------
 
     async def _attempt(
-        self, job: _Request, server: Upstream, *, idempotent: bool, last: bool
+        self,
+        job: Job,
+        server: Upstream,
+        *,
+        idempotent: bool,
+        last: bool,
+        sent: UpstreamConnection | None = None,
     ) -> _Response:
-        job.server = server
-        job.attempts += 1
+        if sent is None:
+            job.server = server
+            job.attempts += 1
         waiting = time.perf_counter()
         try:
-            conn, head = await self._exchange_head(job, server, idempotent=idempotent)
+            conn, head = await self._exchange_head(job, server, idempotent=idempotent, sent=sent)
         finally:
             job.waited += time.perf_counter() - waiting
         try:
@@ -305,19 +356,30 @@ class ProxyRoute:
             raise
 
     async def _exchange_head(
-        self, job: _Request, server: Upstream, *, idempotent: bool
+        self,
+        job: Job,
+        server: Upstream,
+        *,
+        idempotent: bool,
+        sent: UpstreamConnection | None,
     ) -> tuple[UpstreamConnection, ResponseHead]:
-        """A connection to ``server`` with the request sent and the response head read."""
+        """A connection to ``server`` with the request sent and the response head read.
+
+        ``sent``: a pooled connection the direct path wrote the request on already.
+        """
         options = self.options
         pool = server.pool
-        conn = pool.take()
+        conn = sent if sent is not None else pool.take()
         reused = conn is not None
         if conn is None:
             conn = await pool.connect(options.connect_timeout)
-        else:
+        elif sent is None:
             self.stats.reused_connections += 1
         try:
-            head = await self._send(job, server, conn)
+            if sent is not None:
+                head = await conn.read_head(options.read_timeout)
+            else:
+                head = await self._send(job, server, conn)
         except UpstreamError as exc:
             conn.abort()
             if not (
@@ -342,41 +404,13 @@ class ProxyRoute:
             raise
         return conn, head
 
-    async def _send(
-        self, job: _Request, server: Upstream, conn: UpstreamConnection
-    ) -> ResponseHead:
+    async def _send(self, job: Job, server: Upstream, conn: UpstreamConnection) -> ResponseHead:
         """Write the request (head and body) and read the response head."""
         options = self.options
         request = job.exchange.request
         body = job.body
-        chunked = False
-        if body is not None:
-            length: int | None = body.size
-        elif job.streamed:
-            length = request.content_length
-            chunked = length is None
-        else:
-            length = 0 if request.content_length == 0 else None
-        host = request.host
-        if options.upstream_host or not host:
-            host = server.address.authority
-        fields = upstream_fields(
-            request.headers,
-            host,
-            job.forwarding,
-            client_host=request.host,
-            tunnel=job.tunnel,
-            te_trailers=request.accepts_trailers,
-        )
-        if chunked:
-            fields.append((b"transfer-encoding", b"chunked"))
-        elif length is not None:
-            fields.append((b"content-length", b"%d" % length))
-        head = b"%b %b HTTP/1.1\r\n%b\r\n" % (
-            request.method.encode("ascii"),
-            job.target,
-            encode_fields(fields),
-        )
+        chunked = job.streamed and request.content_length is None
+        head = self.request_head(job, server)
         conn.begin(request.method)
         try:
             if body is not None and body.file is None:
@@ -396,7 +430,33 @@ class ProxyRoute:
             conn.spoil()  # answered early: the rest of the request was never sent
         return await conn.read_head(options.read_timeout)
 
-    async def _send_streamed(self, job: _Request, conn: UpstreamConnection, chunked: bool) -> None:
+    def request_head(self, job: Job, server: Upstream) -> bytes:
+        """The request head as sent to ``server``, framed for the body the proxy sends."""
+        request = job.exchange.request
+        body = job.body
+        if body is not None:
+            length: int | None = body.size
+        elif job.streamed:
+            length = request.content_length
+        else:
+            length = 0 if request.content_length == 0 else None
+        host = request.host
+        if self.options.upstream_host or not host:
+            host = server.address.authority
+        return upstream_head(
+            request.method,
+            job.target,
+            request.headers,
+            host,
+            job.forwarding,
+            client_host=request.host,
+            tunnel=job.tunnel,
+            te_trailers=request.accepts_trailers,
+            length=length,
+            chunked=job.streamed and length is None,
+        )
+
+    async def _send_streamed(self, job: Job, conn: UpstreamConnection, chunked: bool) -> None:
         exchange = job.exchange
         timeout = self.options.send_timeout
         while True:
@@ -417,7 +477,7 @@ class ProxyRoute:
 
     async def _read_response(
         self,
-        job: _Request,
+        job: Job,
         conn: UpstreamConnection,
         head: ResponseHead,
         *,
@@ -431,7 +491,7 @@ class ProxyRoute:
             return _Response(conn, head)
         if head.status in options.retry_statuses and idempotent and not last:
             raise UpstreamError(f"upstream answered {head.status}", sent=True, responded=True)
-        if not self._buffered(head):
+        if not self.buffered(head):
             return _Response(conn, head)
         spool = Spool(options.response_buffer_memory, options.temp_dir)
         try:
@@ -445,7 +505,7 @@ class ProxyRoute:
             raise
         return _Response(conn, head, spool)
 
-    def _buffered(self, head: ResponseHead) -> bool:
+    def buffered(self, head: ResponseHead) -> bool:
         options = self.options
         said = accel_buffering(head.headers)
         if said is not None:
@@ -458,8 +518,8 @@ class ProxyRoute:
 
     # -- the answer ------------------------------------------------------------------------
 
-    def _response_fields(
-        self, job: _Request, head: ResponseHead, *, tunnel: bool = False
+    def response_fields(
+        self, job: Job, head: ResponseHead, *, tunnel: bool = False
     ) -> list[tuple[bytes, bytes]]:
         trace = job.forwarding.trace
         fields = response_fields(head.headers, tunnel=tunnel, trace=trace)
@@ -468,7 +528,7 @@ class ProxyRoute:
         self._journey(fields, job)
         return fields
 
-    def _journey(self, fields: list[tuple[bytes, bytes]], job: _Request) -> None:
+    def _journey(self, fields: list[tuple[bytes, bytes]], job: Job) -> None:
         """The edge's Server-Timing entry and, when asked by a trusted peer, its trace field."""
         if self.options.server_timing:
             spent = time.perf_counter() - job.received - job.waited
@@ -478,7 +538,7 @@ class ProxyRoute:
             upstream = None if server is None else server.address.label
             fields.append(trace_field(self.prefix, upstream=upstream, attempts=job.attempts))
 
-    async def _relay(self, job: _Request, server: Upstream, response: _Response) -> None:
+    async def _relay(self, job: Job, server: Upstream, response: _Response) -> None:
         conn, head, spool = response.conn, response.head, response.spool
         if head.status == 101:
             server.active -= 1
@@ -499,7 +559,7 @@ class ProxyRoute:
             return
         self.stats.streamed_responses += 1
         try:
-            exchange.start(head.status, self._response_fields(job, head))
+            exchange.start(head.status, self.response_fields(job, head))
             if spool is not None:
                 for piece in spool.pieces():
                     exchange.write(piece)
@@ -533,12 +593,12 @@ class ProxyRoute:
     async def _send_buffered(
         self,
         exchange: Exchange,
-        job: _Request,
+        job: Job,
         head: ResponseHead,
         spool: Spool,
         trailers: list[tuple[bytes, bytes]] | None,
     ) -> None:
-        exchange.start(head.status, self._response_fields(job, head), trailers=bool(trailers))
+        exchange.start(head.status, self.response_fields(job, head), trailers=bool(trailers))
         if spool.file is None:
             exchange.end(spool.getvalue(), trailers)
             return
@@ -547,11 +607,11 @@ class ProxyRoute:
         await exchange.sendfile(spool.file, 0, spool.size)
         exchange.end(b"", trailers)
 
-    def _tunnel(self, job: _Request, conn: UpstreamConnection, head: ResponseHead) -> None:
+    def _tunnel(self, job: Job, conn: UpstreamConnection, head: ResponseHead) -> None:
         transport = conn.transport
         assert transport is not None
         exchange = job.exchange
-        fields = self._response_fields(job, head, tunnel=True)
+        fields = self.response_fields(job, head, tunnel=True)
         answer = status_line(101) + encode_fields(fields) + CRLF
         tunnel = Tunnel(self.options.tunnel_idle_timeout, exchange.server_set)
         transport.set_protocol(tunnel.upstream)
@@ -568,7 +628,7 @@ class ProxyRoute:
         if not tunnel.client.write_paused:
             transport.resume_reading()
 
-    def _answer_error(self, exchange: Exchange, status: int, job: _Request | None) -> None:
+    def answer_error(self, exchange: Exchange, status: int, job: Job | None) -> None:
         if exchange.started:
             if not exchange.finished:
                 exchange.abort()

@@ -18,10 +18,10 @@ and nginx's ``X-Accel-*`` controls, which are meant for the proxy alone.
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from frontdesk.edge.filters.journey import (
     REQUEST_START,
@@ -50,6 +50,10 @@ _REWRITTEN = frozenset(
     }
 )
 _RESPONSE_OWN = frozenset({b"date", b"server"})
+# Names never copied as they are: one set test per field in the common case.
+_NOT_COPIED = _HOP_BY_HOP | _REWRITTEN
+_RESPONSE_DROPPED = _HOP_BY_HOP | _RESPONSE_OWN
+_FORWARDING_CACHE_SIZE = 1024
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 # A request id worth keeping: short and plain (it ends up in logs and responses).
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,200}\Z")
@@ -66,12 +70,28 @@ def connection_listed(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
     }
 
 
-def _is_hop_by_hop(name: bytes, listed: set[bytes]) -> bool:
-    return name in _HOP_BY_HOP or name in listed or name.startswith(b"proxy-")
+_listed_cache: dict[bytes, bool] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Forwarding:
+def _lists_others(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the Connection fields name any field beyond the always hop-by-hop ones
+    (``Connection: keep-alive`` on nearly every response names none)."""
+    for name, value in headers:
+        if name != b"connection":
+            continue
+        others = _listed_cache.get(value)
+        if others is None:
+            others = bool(connection_listed([(name, value)]) - _HOP_BY_HOP)
+            if len(value) <= 64:
+                if len(_listed_cache) >= 256:
+                    _listed_cache.clear()
+                _listed_cache[value] = others
+        if others:
+            return True
+    return False
+
+
+class Forwarding(NamedTuple):
     """How a request reached this proxy, computed once per request."""
 
     #: the peer's address (None: a unix socket peer)
@@ -111,7 +131,9 @@ def forwarding_for(
             elif name == TRACE and value.strip() == b"1":
                 trace = True
     if request_id is None:
-        request_id = secrets.token_hex(16).encode("ascii")
+        # 128 random bits from the process's generator (reseeded in every forked worker):
+        # unique enough for an id, without a system call per request as secrets would take.
+        request_id = b"%032x" % random.getrandbits(128)
     if start is None:
         start = request_start(time.time() if received is None else received)
     return Forwarding(peer, is_trusted, scheme, request_id, start, trace)
@@ -147,16 +169,20 @@ def upstream_fields(
     the client sent (b"" for none); ``tunnel`` the Upgrade value when the request is
     tunnelled.
     """
-    listed = connection_listed(headers)
     trusted = forwarding.trusted
     out: list[tuple[bytes, bytes]] = [(b"host", host)]
     xff: list[bytes] = []
     forwarded: list[bytes] = []
     proto: bytes | None = None
     xhost: bytes | None = None
-    for name, value in headers:
-        if name in _REWRITTEN:
-            if trusted:
+    connection = False
+    for item in headers:
+        name = item[0]
+        if name in _NOT_COPIED:
+            if name == b"connection":
+                connection = True
+            elif trusted:
+                value = item[1]
                 if name == b"x-forwarded-for":
                     xff.append(value)
                 elif name == b"forwarded":
@@ -166,21 +192,25 @@ def upstream_fields(
                 elif name == b"x-forwarded-host" and xhost is None:
                     xhost = value
             continue
-        if _is_hop_by_hop(name, listed):
+        if name.startswith(b"proxy-"):
             continue
-        out.append((name, value))
-    scheme = forwarding.scheme.encode("ascii")
-    peer = forwarding.peer
-    xff.append(b"unknown" if peer is None else peer.encode("ascii"))
-    out.append((b"x-forwarded-for", b", ".join(xff)))
-    out.append((b"x-forwarded-proto", proto or scheme))
-    if xhost is not None or client_host:
-        out.append((b"x-forwarded-host", xhost or client_host))
-    element = b"for=" + _node(peer) + b";proto=" + scheme
-    if client_host:
-        element += b";host=" + _value(client_host)
-    forwarded.append(element)
-    out.append((b"forwarded", b", ".join(forwarded)))
+        out.append(item)
+    if connection and _lists_others(headers):
+        listed = connection_listed(headers)
+        out[1:] = [item for item in out[1:] if item[0] not in listed]
+    if xff or forwarded or proto is not None or xhost is not None:
+        out += _forwarding_fields(forwarding, client_host, xff, forwarded, proto, xhost)
+    else:
+        # What a client (not a proxy) gets: the same few fields for each of its requests.
+        key = (forwarding.peer, forwarding.scheme, client_host)
+        fields = _forwarding_cache.get(key)
+        if fields is None:
+            fields = _forwarding_fields(forwarding, client_host, [], [], None, None)
+            if len(client_host) <= 255:
+                if len(_forwarding_cache) >= _FORWARDING_CACHE_SIZE:
+                    _forwarding_cache.clear()
+                _forwarding_cache[key] = fields
+        out += fields
     out.append((b"x-request-id", forwarding.request_id))
     out.append((REQUEST_START, forwarding.request_start))
     if forwarding.trace:
@@ -193,6 +223,65 @@ def upstream_fields(
     return out
 
 
+_forwarding_cache: dict[tuple[str | None, str, bytes], tuple[tuple[bytes, bytes], ...]] = {}
+
+
+def _forwarding_fields(
+    forwarding: Forwarding,
+    client_host: bytes,
+    xff: list[bytes],
+    forwarded: list[bytes],
+    proto: bytes | None,
+    xhost: bytes | None,
+) -> tuple[tuple[bytes, bytes], ...]:
+    """X-Forwarded-For/-Proto/-Host and Forwarded: a trusted peer's lists with this hop added."""
+    scheme = forwarding.scheme.encode("ascii")
+    peer = forwarding.peer
+    out = [
+        (b"x-forwarded-for", b", ".join([*xff, b"unknown" if peer is None else peer.encode()])),
+        (b"x-forwarded-proto", proto or scheme),
+    ]
+    if xhost is not None or client_host:
+        out.append((b"x-forwarded-host", xhost or client_host))
+    element = b"for=" + _node(peer) + b";proto=" + scheme
+    if client_host:
+        element += b";host=" + _value(client_host)
+    out.append((b"forwarded", b", ".join([*forwarded, element])))
+    return tuple(out)
+
+
+def upstream_head(
+    method: str,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    host: bytes,
+    forwarding: Forwarding,
+    *,
+    client_host: bytes = b"",
+    tunnel: bytes | None = None,
+    te_trailers: bool = False,
+    length: int | None = None,
+    chunked: bool = False,
+) -> bytes:
+    """The request head sent upstream: ``upstream_fields`` and the body's framing field.
+
+    The values come from the parsed request (the parser refused CR, LF and NUL in them) and
+    from this module, so the lines are joined without checking them again.
+    """
+    fields = upstream_fields(
+        headers, host, forwarding, client_host=client_host, tunnel=tunnel, te_trailers=te_trailers
+    )
+    lines = [b"%b %b HTTP/1.1\r\n" % (method.encode("ascii"), target)]
+    lines += [name + b": " + value + b"\r\n" for name, value in fields]
+    if chunked:
+        lines.append(b"transfer-encoding: chunked\r\n\r\n")
+    elif length is not None:
+        lines.append(b"content-length: %d\r\n\r\n" % length)
+    else:
+        lines.append(b"\r\n")
+    return b"".join(lines)
+
+
 def response_fields(
     headers: list[tuple[bytes, bytes]], *, tunnel: bool = False, trace: bool = False
 ) -> list[tuple[bytes, bytes]]:
@@ -201,17 +290,22 @@ def response_fields(
     ``trace``: the client is a trusted peer that asked for ``Frontdesk-Trace``; otherwise
     the upstream's trace fields are dropped.
     """
-    listed = connection_listed(headers)
     out = []
-    for name, value in headers:
-        if name in _RESPONSE_OWN or name.startswith(b"x-accel-") or (name == TRACE and not trace):
+    connection = False
+    for item in headers:
+        name = item[0]
+        if name in _RESPONSE_DROPPED:
+            if name == b"connection":
+                connection = True
+            elif tunnel and name == b"upgrade":
+                out.append(item)
             continue
-        if tunnel and name == b"upgrade":
-            out.append((name, value))
+        if (name == TRACE and not trace) or name.startswith((b"x-accel-", b"proxy-")):
             continue
-        if _is_hop_by_hop(name, listed):
-            continue
-        out.append((name, value))
+        out.append(item)
+    if connection and _lists_others(headers):
+        listed = connection_listed(headers)
+        out = [item for item in out if item[0] not in listed or (tunnel and item[0] == b"upgrade")]
     if tunnel:
         out.append((b"connection", b"upgrade"))
     return out

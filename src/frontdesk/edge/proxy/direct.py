@@ -1,0 +1,165 @@
+"""The proxy's direct path: one request relayed from callbacks, with no task.
+
+Most proxied requests are small GETs answered by a small response, on a keep-alive
+connection the pool already holds. For those the task of ``handler.py`` (its coroutine
+frames, futures and wake-ups) costs more than the proxying itself. ``Direct.start`` writes
+the request head on the pooled connection at once and sets itself as the connection's
+``watcher``; when the response has arrived whole (head and body, usually in one read) and
+would be buffered in memory anyway, it gives the connection back to the pool and answers the
+client, all from the connection's callback.
+
+Anything else hands the request over to a task at the point reached, with the connection
+and the request already sent: an error (the task applies the retry rules, the keep-alive
+race included), the read timeout (the task sees an ``UpstreamTimeout``), a response that is
+not whole after its first bytes, one to stream, to spool to a file, or to retry on. So the
+rules of ``handler.py`` are the only rules; this path only skips the task when nothing
+happens that they would act on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from frontdesk.edge.proxy.client import UpstreamError
+from frontdesk.edge.proxy.options import IDEMPOTENT
+from frontdesk.errors import ClientDisconnected, ProtocolError
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from frontdesk.edge.proxy.client import UpstreamConnection
+    from frontdesk.edge.proxy.handler import Job, ProxyRoute
+    from frontdesk.edge.proxy.upstream import Upstream
+
+log = logging.getLogger("frontdesk.edge.proxy")
+
+
+class Direct:
+    """One request on the direct path, from its request head written to its answer."""
+
+    __slots__ = ("conn", "job", "route", "sent_at", "server", "timer")
+
+    def __init__(
+        self, route: ProxyRoute, job: Job, server: Upstream, conn: UpstreamConnection
+    ) -> None:
+        self.route = route
+        self.job = job
+        self.server = server
+        self.conn = conn
+        self.sent_at = time.perf_counter()
+        self.timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def start(cls, route: ProxyRoute, job: Job, server: Upstream, conn: UpstreamConnection) -> bool:
+        """Send ``job``'s request (it has no body) on the idle ``conn`` to ``server``.
+
+        False when the connection turned out closed: nothing was sent, ``conn`` is aborted
+        and the request is the caller's to send another way.
+        """
+        request = job.exchange.request
+        head = route.request_head(job, server)
+        conn.begin(request.method)
+        try:
+            conn.write(head)
+        except UpstreamError:
+            conn.abort()
+            return False
+        server.active += 1
+        job.server = server
+        job.attempts += 1
+        route.stats.reused_connections += 1
+        direct = cls(route, job, server, conn)
+        conn.watcher = direct.changed
+        direct.timer = conn.loop.call_later(route.options.read_timeout, direct.expired)
+        route.direct.add(direct)
+        return True
+
+    # -- the connection's events -----------------------------------------------------------
+
+    def changed(self) -> None:
+        conn = self.conn
+        if conn.error is None:
+            head = conn.head
+            if head is None:
+                return  # nothing yet, or an interim 1xx: wait on
+            if conn.complete and self._plain(conn):
+                self._finish()
+                return
+        self._hand_over()
+
+    def expired(self) -> None:
+        self.timer = None
+        conn = self.conn
+        conn.watcher = None
+        what = "reading the response head" if conn.head is None else "reading the response body"
+        conn.time_out(what)
+        self._hand_over()
+
+    def abort(self) -> None:
+        """The route is closing: drop the request and its connection."""
+        self._stop()
+        self.conn.abort()
+        self.server.active -= 1
+        exchange = self.job.exchange
+        if not exchange.finished:
+            exchange.abort()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _plain(self, conn: UpstreamConnection) -> bool:
+        """The whole response is here and the task would buffer it in memory and send it."""
+        head = conn.head
+        assert head is not None
+        route = self.route
+        options = route.options
+        if head.status == 101 or (
+            options.retry_statuses
+            and head.status in options.retry_statuses
+            and self.job.exchange.request.method in IDEMPOTENT
+        ):
+            return False
+        size = conn.body_size
+        return (
+            size <= options.response_buffer_memory
+            and size <= options.response_buffer_max
+            and route.buffered(head)
+        )
+
+    def _stop(self) -> None:
+        self.conn.watcher = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.route.direct.discard(self)
+        self.job.waited += time.perf_counter() - self.sent_at
+
+    def _hand_over(self) -> None:
+        self._stop()
+        self.route.spawn(self.job, self.server, self.conn)
+
+    def _finish(self) -> None:
+        self._stop()
+        conn, server, route, job = self.conn, self.server, self.route, self.job
+        head = conn.head
+        assert head is not None
+        body = conn.take_body()
+        trailers = conn.trailers or None
+        server.active -= 1
+        server.record_success()
+        server.pool.put(conn)
+        route.stats.direct += 1
+        exchange = job.exchange
+        try:
+            exchange.start(
+                head.status, route.response_fields(job, head), trailers=trailers is not None
+            )
+            exchange.end(body, trailers)
+        except (ClientDisconnected, ProtocolError):
+            if exchange.started and not exchange.finished:
+                exchange.abort()
+        except Exception:
+            request = exchange.request
+            log.exception("proxying %s %r failed", request.method, request.path)
+            route.answer_error(exchange, 500, job)
