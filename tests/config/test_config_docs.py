@@ -31,7 +31,11 @@ def test_config_as_toml_loads_back_to_the_same_config(tmp_path: Path) -> None:
     path = tmp_path / "round.toml"
     path.write_text(config_as_toml(cfg, sources=True))
     assert load_config(config_path=str(path)) == cfg
-    assert tomllib.loads(config_as_toml(default_config()))["log"] == {"level": "info", "file": "-"}
+    assert tomllib.loads(config_as_toml(default_config()))["log"] == {
+        "level": "info",
+        "file": "-",
+        "access": False,
+    }
 
 
 def test_main_writes_and_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
