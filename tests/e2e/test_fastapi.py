@@ -25,7 +25,8 @@ def marker(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def base_url(marker: Path) -> Iterator[str]:
-    args = ["serve", "fastapi_app:app", "--app-dir", APPS, "-b", "127.0.0.1:0"]
+    # One process: the chat broadcasts to the clients of one worker.
+    args = ["serve", "fastapi_app:app", "--app-dir", APPS, "-w", "0", "-b", "127.0.0.1:0"]
     with ServerProcess(args, env={"BACKGROUND_MARKER": str(marker)}) as server:
         yield server.url()
 
