@@ -8,6 +8,14 @@ the resolved root, directories (a slash redirect, then index files), the represe
 ``Exchange.sendfile``. Everything before the body runs inline in ``handle``; only a body
 that needs to await (a large file, several ranges) gets a task.
 
+A file's plain 200 answer is kept ready (``_Ready``: its fields, and the bytes of a small
+file) for as long as its cache entry is valid, keyed by the raw request path: a GET or HEAD
+of that path without conditional, range or trace fields (nor Accept-Encoding when the file
+has precompressed siblings) is answered from it, with no path parsing, lookup, stat, read
+or field building. Whatever ends the entry's validity (its ``valid`` period, a change, an
+eviction, the root's re-resolution) sends the next request the full way, which prepares it
+again.
+
 So every response head starts inside ``handle``: the edge's ``Server-Timing`` entry is the
 time from ``handle`` to that start, and a trusted peer's ``Frontdesk-Trace: 1`` gets the
 edge's trace field naming the file served (``frontdesk.edge.filters.journey``).
@@ -22,7 +30,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import BinaryIO, cast
 
-from frontdesk.edge.filters.journey import timing_entry, trace_asked, trace_field
+from frontdesk.edge.filters.journey import TRACE, timing_entry, trace_asked, trace_field
 from frontdesk.edge.static import mime
 from frontdesk.edge.static.cache import (
     DIRECTORY,
@@ -68,7 +76,38 @@ _FIELDS = frozenset(
     }
 )
 
+# Request fields that take a request off the ready path (Accept-Encoding: only for a file
+# with precompressed siblings).
+_NOT_READY = (_FIELDS - {b"accept-encoding"}) | {TRACE}
+#: ready answers kept per route (a small file's bytes are part of its answer)
+READY_MAX = 256
+
 Headers = list[tuple[bytes, bytes]]
+
+
+class _Ready:
+    """A file's 200 answer, prepared while its cache entry stays valid."""
+
+    __slots__ = ("body", "entry", "expires", "fields", "head_fields", "vary")
+
+    def __init__(
+        self,
+        entry: Entry,
+        fields: Headers,
+        size: int,
+        body: bytes | None,
+        vary: bool,
+        expires: float,
+    ) -> None:
+        self.entry = entry
+        #: the fields of a GET answer with ``body`` (the core adds its Content-Length)
+        self.fields = fields
+        #: the fields with Content-Length (HEAD, and a body sent by sendfile)
+        self.head_fields = [*fields, (b"content-length", b"%d" % size)]
+        #: the whole file when small; None: sent from the descriptor
+        self.body = body
+        self.vary = vary
+        self.expires = expires
 
 
 class StaticFiles:
@@ -117,6 +156,9 @@ class StaticFiles:
         self._root_real = ""
         self._root_expires = float("-inf")
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ready: dict[bytes, _Ready] = {}
+        #: requests answered from a ready answer (a statistic for tests and metrics)
+        self.ready_answers = 0
 
     def matches(self, path: bytes) -> bool:
         """Whether the request path (raw, percent-encoded) is under this route's prefix."""
@@ -124,15 +166,58 @@ class StaticFiles:
 
     def close(self) -> None:
         """Close the cached descriptors (those in use close when their response ends)."""
+        self._ready.clear()
         self.cache.close()
 
     # -- the request -----------------------------------------------------------------------
 
     def handle(self, exchange: Exchange) -> None:
+        received = time.perf_counter()
+        request = exchange.request
         try:
-            self._handle(exchange, time.perf_counter(), retried=False)
+            ready = self._ready.get(request.path)
+            if ready is not None and self._send_ready(exchange, received, ready):
+                return
+            self._handle(exchange, received, retried=False)
         except ClientDisconnected:
             pass  # gone before its answer: nothing to send, nothing held
+
+    def _send_ready(self, exchange: Exchange, received: float, ready: _Ready) -> bool:
+        """Answer from ``ready`` if the request and the entry allow it; False if not."""
+        request = exchange.request
+        method = request.method
+        if (method != "GET" and method != "HEAD") or not ready.entry.cached:
+            return False
+        if self.cache.clock() >= ready.expires:
+            del self._ready[request.path]
+            return False
+        vary = ready.vary
+        for name, _ in request.headers:
+            if name in _NOT_READY or (vary and name == b"accept-encoding"):
+                return False
+        body = ready.body
+        fields = ready.head_fields if method == "HEAD" or body is None else ready.fields
+        fd = -1
+        if body is None and method == "GET":
+            try:
+                fd = self.cache.acquire(ready.entry)
+            except OSError:
+                return False  # the full way says why
+        if self.server_timing:
+            fields = [*fields, (b"server-timing", timing_entry(time.perf_counter() - received))]
+        self.ready_answers += 1
+        if fd < 0:
+            exchange.start(200, fields)
+            exchange.end(b"" if body is None else body)
+            return True
+        try:
+            exchange.start(200, fields)
+        except BaseException:
+            self.cache.release(ready.entry)
+            raise
+        entry = ready.entry
+        self._spawn(exchange, entry, fd, ((b"", ByteRange(0, entry.size - 1)),), b"")
+        return True
 
     def _start(
         self,
@@ -346,12 +431,20 @@ class StaticFiles:
             status, part = 206, ranges[0]
             headers.append((b"content-range", part.content_range(size)))
         count = part.length
+        # Kept ready: a plain 200 whose Last-Modified is the file's own (a date capped at now
+        # would have to move on with the clock).
+        ready = (
+            status == 200 and coding is None and last_modified == entry.mtime_ns // 1_000_000_000
+        )
+        ready_fields = list(headers) if ready else headers
         headers.append((b"content-length", b"%d" % count))
         if request.method == "HEAD" or count == 0:
             self._start(exchange, received, status, headers, entry.path)
             exchange.end()
             return False
         if count > INLINE_MAX:
+            if ready and request.method == "GET":
+                self._keep_ready(request.path, entry, ready_fields, count, None, vary)
             self._start(exchange, received, status, headers, entry.path)
             self._spawn(exchange, entry, fd, ((b"", part),), b"")
             return True
@@ -364,9 +457,27 @@ class StaticFiles:
             else:
                 self._handle(exchange, received, retried=True)
             return False
+        if ready:
+            self._keep_ready(request.path, entry, ready_fields, count, data, vary)
         self._start(exchange, received, status, headers, entry.path)
         exchange.end(data)
         return False
+
+    def _keep_ready(
+        self,
+        path: bytes,
+        entry: Entry,
+        fields: Headers,
+        size: int,
+        body: bytes | None,
+        vary: bool,
+    ) -> None:
+        if not entry.cached:
+            return  # caching is off, or the entry is already being replaced
+        expires = min(entry.expires, self._root_expires)
+        if len(self._ready) >= READY_MAX:
+            self._ready.clear()
+        self._ready[path] = _Ready(entry, fields, size, body, vary, expires)
 
     def _spawn(
         self,
