@@ -48,7 +48,13 @@ if TYPE_CHECKING:
 __all__ = ["Journey", "Trip", "log_app_error", "request_id_of", "rid_suffix", "trace_value"]
 
 _ID: Final = re.compile(rb"[!#-\[\]-~]{1,200}")
-_START: Final = re.compile(rb"t=([0-9]{1,19})")
+# Field names begin() looks for, and what each is.
+_REQUEST_ID, _REQUEST_START, _TRACE = range(3)
+_FIELDS: Final = {
+    b"x-request-id": _REQUEST_ID,
+    b"x-request-start": _REQUEST_START,
+    b"frontdesk-trace": _TRACE,
+}
 _TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _UNPRINTABLE: Final = re.compile(r"[^\t -~]")
 
@@ -106,14 +112,17 @@ class Journey:
             client = exchange.client
             if self.trusted.is_trusted(None if client is None else client[0]):
                 for name, value in request.headers:
-                    if name == b"x-request-id":
+                    kind = _FIELDS.get(name)
+                    if kind is None:
+                        continue
+                    if kind == _REQUEST_ID:
                         if _ID.fullmatch(value) is not None:
                             request_id = value.decode("ascii")
-                    elif name == b"x-request-start":
-                        match = _START.fullmatch(value)
-                        if match is not None:
-                            start_us = int(match.group(1))
-                    elif name == b"frontdesk-trace":
+                    elif kind == _REQUEST_START:
+                        digits = value[2:]
+                        if value[:2] == b"t=" and digits.isdigit() and len(digits) < 20:
+                            start_us = int(digits)
+                    else:
                         traced = value == b"1"
         if not (self.access or request_id is not None or start_us >= 0 or traced):
             return None
@@ -131,10 +140,10 @@ class Trip:
     __slots__ = (
         "begun",
         "called",
-        "called_wall",
         "client",
         "done",
         "journey",
+        "queue",
         "request_id",
         "sent",
         "start_us",
@@ -147,9 +156,12 @@ class Trip:
         #: X-Request-Start in microseconds since the epoch; -1 without one
         self.start_us = start_us
         self.traced = traced
-        self.begun = time.perf_counter()
+        #: when the server took the request (for the access log's duration)
+        self.begun = time.perf_counter() if journey.access else 0.0
+        #: when the app was called; 0.0 until then
         self.called = 0.0
-        self.called_wall = 0.0
+        #: milliseconds from X-Request-Start to the app's call
+        self.queue = 0.0
         #: the client address after trusted proxy resolution, for the access log
         self.client: str | None = None
         #: response body bytes sent
@@ -158,24 +170,24 @@ class Trip:
 
     def call(self) -> None:
         """The app is about to be called: the end of *queue*, the start of *app*."""
-        if self.start_us >= 0:
+        start_us = self.start_us
+        if start_us >= 0:
             self.called = time.perf_counter()
-            self.called_wall = time.time()
+            # Clamped: the proxy's clock may be ahead of ours.
+            queue = time.time() * 1000.0 - start_us / 1000.0
+            self.queue = queue if queue > 0.0 else 0.0
 
     def head_fields(self) -> list[tuple[bytes, bytes]]:
         """Fields to add to the response head, computed as it starts."""
         fields = []
         if self.start_us >= 0:
-            now = time.perf_counter()
             called = self.called
             if called:
-                wall = self.called_wall
+                app = (time.perf_counter() - called) * 1000.0
             else:  # answered without calling the app (a 503 from admission control)
-                called = now
-                wall = time.time()
-            queue = max(0.0, wall * 1000.0 - self.start_us / 1000.0)
-            app = (now - called) * 1000.0
-            fields.append((b"server-timing", b"queue;dur=%.3f, app;dur=%.3f" % (queue, app)))
+                self.call()
+                app = 0.0
+            fields.append((b"server-timing", b"queue;dur=%.3f, app;dur=%.3f" % (self.queue, app)))
         if self.traced:
             fields.append((b"frontdesk-trace", self.journey.trace))
         return fields
