@@ -53,7 +53,8 @@ def test_worker_behind_a_unix_socket_reports_its_journey(tmp_path: Path) -> None
         assert slow.headers["frontdesk-trace"] == (
             f'app; pid={worker}; interface=wsgi; app="{WSGI}"; worker=app#1'
         )
-        text = _wait_for_text(log, "rid=unix-2")
+        # The error record comes first; the access line once the 500 has been sent.
+        text = _wait_for_text(log, '/boom HTTP/1.1" 500 ')
     # Written through --log-file although --log-level hides other INFO records.
     assert re.search(
         r'INFO frontdesk\.access: - - "GET /slow\?n=1 HTTP/1\.1" 200 15 0\.2\d{3}s rid=unix-1', text
