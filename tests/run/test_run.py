@@ -372,3 +372,13 @@ def test_reload_restarts_the_stack_when_the_code_changes(tmp_path: Path) -> None
         stack.wait_for_line("devapp.py changed; reloading")
         stack.wait_for_line("reload complete")
         assert httpx.get(url).text == "two"
+
+
+def test_workers_of_a_killed_supervisor_do_not_outlive_it(tmp_path: Path) -> None:
+    with _run(tmp_path, "pool_apps:app", "--app-dir", APPS, "-w", "2") as stack:
+        stack.url(30)
+        pids = _children(stack.proc.pid)
+        assert len(pids) == 3
+        stack.proc.kill()  # SIGKILL: no chance to stop anyone
+        stack.wait(10)
+        _wait(lambda: not any(_alive(pid) for pid in pids), 15, "orphaned workers to exit")

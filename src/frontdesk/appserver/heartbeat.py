@@ -126,6 +126,11 @@ class Heartbeat:
 
     ``count`` names where the number of requests served comes from; each tick copies it into
     the slot, which is how ``frontdesk ctl status`` knows it.
+
+    Each tick also checks that the arbiter is still this worker's parent: one killed outright
+    (SIGKILL, the OOM killer) cannot stop its workers, and a worker left behind would keep its
+    listeners and its app alive with nobody to replace or stop it. ``on_orphaned`` is called
+    once when that happens (the worker drains and exits).
     """
 
     def __init__(self, slot: Slot, interval: float) -> None:
@@ -134,6 +139,8 @@ class Heartbeat:
         self._count: Callable[[], int] | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._parent = os.getppid()
+        self.on_orphaned: Callable[[], None] | None = None
 
     def count(self, source: Callable[[], int]) -> None:
         self._count = source
@@ -150,5 +157,8 @@ class Heartbeat:
     def _tick(self) -> None:
         source = self._count
         self.slot.beat(source() if source is not None else None)
+        if self.on_orphaned is not None and os.getppid() != self._parent:
+            orphaned, self.on_orphaned = self.on_orphaned, None
+            orphaned()
         assert self._loop is not None
         self._handle = self._loop.call_later(self.interval, self._tick)

@@ -66,6 +66,12 @@ class WorkerHooks(ServeHooks):
             stop.set()
 
         loop.add_signal_handler(signal.SIGTERM, graceful)
+
+        def orphaned() -> None:
+            log.warning("worker %d: its arbiter is gone; stopping gracefully", os.getpid())
+            stop.set()
+
+        self.heartbeat.on_orphaned = orphaned
         # Ctrl-C reaches the whole foreground process group; the arbiter turns it into TERMs
         # in stop-tier order (the edge before the app workers behind it), so a worker leaves
         # SIGINT to its arbiter instead of stopping on its own at the same instant.
