@@ -8,6 +8,10 @@ the request head on the pooled connection at once and sets itself as the connect
 would be buffered in memory anyway, it gives the connection back to the pool and answers the
 client, all from the connection's callback.
 
+The request heads written in one pass of the event loop go out together, after it
+(``flush``): an upstream on the same CPU is then woken once for the batch instead of
+preempting the proxy once per request, which on a busy edge costs more than the writes.
+
 Anything else hands the request over to a task at the point reached, with the connection
 and the request already sent: an error (the task applies the retry rules, the keep-alive
 race included), the read timeout (the task sees an ``UpstreamTimeout``), a response that is
@@ -39,7 +43,7 @@ log = logging.getLogger("frontdesk.edge.proxy")
 class Direct:
     """One request on the direct path, from its request head written to its answer."""
 
-    __slots__ = ("conn", "job", "route", "sent_at", "server", "timer")
+    __slots__ = ("conn", "head", "job", "route", "sent_at", "server", "timer")
 
     def __init__(
         self, route: ProxyRoute, job: Job, server: Upstream, conn: UpstreamConnection
@@ -50,6 +54,8 @@ class Direct:
         self.conn = conn
         self.sent_at = time.perf_counter()
         self.timer: asyncio.TimerHandle | None = None
+        #: the request head, until ``flush`` writes it
+        self.head = b""
 
     @classmethod
     def start(cls, route: ProxyRoute, job: Job, server: Upstream, conn: UpstreamConnection) -> bool:
@@ -58,23 +64,41 @@ class Direct:
         False when the connection turned out closed: nothing was sent, ``conn`` is aborted
         and the request is the caller's to send another way.
         """
-        request = job.exchange.request
-        head = route.request_head(job, server)
-        conn.begin(request.method)
-        try:
-            conn.write(head)
-        except UpstreamError:
+        transport = conn.transport
+        if not conn.usable or transport is None or transport.is_closing():
             conn.abort()
             return False
+        head = route.request_head(job, server)
+        conn.begin(job.exchange.request.method)
         server.active += 1
         job.server = server
         job.attempts += 1
         route.stats.reused_connections += 1
         direct = cls(route, job, server, conn)
+        direct.head = head
         conn.watcher = direct.changed
         direct.timer = conn.loop.call_later(route.options.read_timeout, direct.expired)
         route.direct.add(direct)
+        pending = route.pending
+        if not pending:
+            conn.loop.call_soon(flush, route)
+        pending.append(direct)
         return True
+
+    def write_head(self) -> None:
+        conn = self.conn
+        if conn.watcher is None:
+            return  # handed over before its turn (the connection failed): the task has it
+        head, self.head = self.head, b""
+        try:
+            conn.write(head)
+        except UpstreamError:
+            # Closed under us with nothing sent: the task sends the request afresh.
+            self._stop()
+            conn.abort()
+            self.server.active -= 1
+            self.job.attempts -= 1
+            self.route.spawn(self.job, self.server, None)
 
     # -- the connection's events -----------------------------------------------------------
 
@@ -163,3 +187,10 @@ class Direct:
             request = exchange.request
             log.exception("proxying %s %r failed", request.method, request.path)
             route.answer_error(exchange, 500, job)
+
+
+def flush(route: ProxyRoute) -> None:
+    """Write the request heads the direct path queued during this pass of the loop."""
+    pending, route.pending = route.pending, []
+    for direct in pending:
+        direct.write_head()

@@ -138,6 +138,8 @@ class ProxyRoute:
         self._tasks: set[asyncio.Task[None]] = set()
         #: requests on the direct (task-free) path, waiting for their upstream's answer
         self.direct: set[Direct] = set()
+        #: direct requests whose heads go out at the end of this pass of the loop
+        self.pending: list[Direct] = []
 
     def matches(self, path: bytes) -> bool:
         """``/api`` matches ``/api`` and ``/api/...``, never ``/apis``."""
