@@ -79,6 +79,7 @@ class Config:
     keyfile: str
     self_signed: bool
     hsts: int
+    redirect_http: tuple[str, ...]
     compress: bool
     rate_limit: float
     rate_burst: int

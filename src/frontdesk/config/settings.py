@@ -184,6 +184,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         None,
         "With workers: write the arbiter's process id to this file, and remove it on exit.",
         flags=("--pid",),
+        commands=BOTH,
     ),
     Setting(
         "control_socket",
@@ -192,7 +193,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "auto",
         "With workers: unix socket (mode 0600) that 'frontdesk ctl' talks to; auto is "
         "control.sock in $XDG_RUNTIME_DIR/frontdesk, else in /tmp/frontdesk-UID; none has none.",
-        commands=("serve", "ctl"),
+        commands=("serve", "edge", "ctl"),
     ),
     Setting(
         "user",
@@ -200,6 +201,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         OptionalText("a user name or numeric id", metavar="USER"),
         None,
         "With workers: the user the workers switch to after the arbiter has bound the sockets.",
+        commands=BOTH,
     ),
     Setting(
         "group",
@@ -207,6 +209,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         OptionalText("a group name or numeric id", metavar="GROUP"),
         None,
         "With workers: the group the workers switch to; default the user's primary group.",
+        commands=BOTH,
     ),
     # --- app ----------------------------------------------------------------------------
     Setting(
@@ -285,6 +288,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         0,
         "With workers: replace a worker (gracefully, its replacement first) once its resident "
         "memory exceeds this many MiB; 0 means never.",
+        commands=BOTH,
     ),
     Setting(
         "timeout",
@@ -293,6 +297,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         30.0,
         "With workers: a worker whose event loop has not ticked for this many seconds is "
         "aborted (SIGABRT, which dumps its stack), killed and replaced; 0 never.",
+        commands=BOTH,
     ),
     Setting(
         "graceful_timeout",
@@ -535,6 +540,16 @@ SETTINGS: tuple[Setting[Any], ...] = (
         0,
         "Strict-Transport-Security max-age in seconds on HTTPS responses; 0 sends none.",
         toml="edge.hsts",
+        commands=("edge",),
+    ),
+    Setting(
+        "redirect_http",
+        "edge",
+        ListOf(BindText(), allow_empty=True),
+        (),
+        "Plain-HTTP addresses that answer every request with a permanent redirect to the same "
+        "URL on https (the site itself is on --bind, with TLS); repeat for several.",
+        toml="edge.redirect_http",
         commands=("edge",),
     ),
     Setting(

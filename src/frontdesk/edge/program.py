@@ -16,6 +16,7 @@ longer wanted is closed once the new workers serve.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ from frontdesk.appserver.runtime import control_path
 from frontdesk.config.model import Config
 from frontdesk.observe.logging import setup_logging
 
-from .run import listening_url, validate
+from .run import listening_url, redirect_url, validate
 from .worker import EdgeWorker
 
 __all__ = ["EdgeProgram", "run"]
@@ -54,6 +55,11 @@ def run(config: Config, *, reload_config: Callable[[], Config]) -> int:
     return arbiter.run()
 
 
+def _redirect_config(config: Config) -> Config:
+    """``config`` with the redirect listeners as its binds, for a ``Listeners`` to bind."""
+    return dataclasses.replace(config, bind=config.redirect_http)
+
+
 class EdgeProgram:
     """The ``Program`` of ``frontdesk edge --workers N``."""
 
@@ -62,6 +68,8 @@ class EdgeProgram:
         self.config = config
         self.reload_config = reload_config
         self.listeners = Listeners()
+        #: plain-HTTP listeners redirecting to https (``redirect_http``)
+        self.redirects = Listeners()
         self.tls = False
         self.identity: Identity | None = None
         self._pending: tuple[Config, bool] | None = None
@@ -72,7 +80,13 @@ class EdgeProgram:
         config = self.config
         self.tls = validate(config)  # a bad route or certificate: one line, before any fork
         self.identity = resolve_identity(config.user, config.group)
-        return self._specs(config, self.listeners.bind(config))
+        sockets = self.listeners.bind(config)
+        try:
+            redirects = self.redirects.bind(_redirect_config(config))
+        except Exception:
+            self.listeners.close()
+            raise
+        return self._specs(config, sockets, redirects)
 
     def prepare_reload(self) -> Sequence[WorkerSpec]:
         config = self.reload_config()
@@ -82,15 +96,21 @@ class EdgeProgram:
             log.warning("reload: %s only change on a restart", ", ".join(changed))
         identity = resolve_identity(config.user, config.group)
         sockets = self.listeners.prepare(config)
+        try:
+            redirects = self.redirects.prepare(_redirect_config(config))
+        except Exception:
+            self.listeners.abort()
+            raise
         self._pending = (config, tls)
         self.identity = identity
-        return self._specs(config, sockets)
+        return self._specs(config, sockets, redirects)
 
     def commit_reload(self) -> None:
         assert self._pending is not None
         config, tls = self._pending
         self._pending = None
         self.listeners.commit()
+        self.redirects.commit()
         self.config = config
         if tls != self.tls:
             self.listeners.forget_announced()  # the same sockets, announced with a new scheme
@@ -99,25 +119,41 @@ class EdgeProgram:
 
     def abort_reload(self) -> None:
         self.listeners.abort()
+        self.redirects.abort()
         self._pending = None
         self.identity = resolve_identity(self.config.user, self.config.group)
 
     def serving(self, first: bool) -> None:
         self.listeners.announce(lambda sock: listening_url(sock, self.tls))
+        self.redirects.announce(redirect_url)
 
     def in_child(self, spec: WorkerSpec) -> None:
-        self.listeners.keep_only(spec.run.sockets if isinstance(spec.run, EdgeWorker) else ())
+        worker = spec.run if isinstance(spec.run, EdgeWorker) else None
+        self.listeners.keep_only(worker.sockets if worker else ())
+        self.redirects.keep_only(worker.redirects if worker else ())
 
     def reopen_logs(self) -> None:
         reopen_log_files()
 
     def close(self) -> None:
         self.listeners.close()
+        self.redirects.close()
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _specs(self, config: Config, sockets: dict[str, socket.socket]) -> list[WorkerSpec]:
-        worker = EdgeWorker(config, self.name, tuple(sockets.values()), self.identity)
+    def _specs(
+        self,
+        config: Config,
+        sockets: dict[str, socket.socket],
+        redirects: dict[str, socket.socket],
+    ) -> list[WorkerSpec]:
+        worker = EdgeWorker(
+            config,
+            self.name,
+            tuple(sockets.values()),
+            self.identity,
+            tuple(redirects.values()),
+        )
         return [
             WorkerSpec(
                 "edge",

@@ -18,8 +18,10 @@ from collections.abc import Sequence
 
 from frontdesk.appserver.hooks import ServeHooks
 from frontdesk.appserver.memory import freeze_startup_objects
+from frontdesk.config.bind import BindAddress, parse_bind
 from frontdesk.config.layout import UpstreamEntry
 from frontdesk.config.model import Config
+from frontdesk.edge.filters.redirect import HttpsRedirect
 from frontdesk.edge.site import (
     EdgeSpec,
     ProxySpec,
@@ -35,7 +37,16 @@ from frontdesk.loops import loop_factory
 from frontdesk.observe.logging import setup_logging
 from frontdesk.sockets import bind_socket, sock_url
 
-__all__ = ["edge_spec", "listening_url", "run", "serve_site", "tls_context", "validate"]
+__all__ = [
+    "edge_spec",
+    "listening_url",
+    "redirect_addresses",
+    "redirect_url",
+    "run",
+    "serve_site",
+    "tls_context",
+    "validate",
+]
 
 log = logging.getLogger("frontdesk.edge")
 
@@ -130,6 +141,10 @@ def validate(config: Config) -> bool:
     Returns whether the edge speaks TLS.
     """
     context = tls_context(config)
+    if config.redirect_http and context is None:
+        raise ConfigError(
+            "redirect_http needs TLS on --bind: give --certfile and --keyfile (or --self-signed)"
+        )
     site = build_site(edge_spec(config))
     for files in site.statics:
         files.close()
@@ -143,18 +158,37 @@ def listening_url(sock: socket.socket, tls: bool) -> str:
 
 def run(config: Config) -> int:
     setup_logging(config.log_level)
+    validate(config)
     spec = edge_spec(config)
     context = tls_context(config)
     site = build_site(spec)
-    sockets = [
-        bind_socket(address, backlog=config.backlog, unix_mode=config.unix_mode)
-        for address in config.bind_addresses
-    ]
+    sockets: list[socket.socket] = []
+    redirects: list[socket.socket] = []
     try:
-        return serve_site(config, site, sockets, context, _StandaloneHooks(context is not None))
+        for address in config.bind_addresses:
+            sockets.append(bind_socket(address, backlog=config.backlog, unix_mode=config.unix_mode))
+        for address in redirect_addresses(config):
+            redirects.append(
+                bind_socket(address, backlog=config.backlog, unix_mode=config.unix_mode)
+            )
+        hooks = _StandaloneHooks(context is not None, redirects)
+        return serve_site(config, site, sockets, context, hooks, redirects)
     finally:
-        for sock in sockets:
+        for sock in sockets + redirects:
             sock.close()
+
+
+def redirect_addresses(config: Config) -> tuple[BindAddress, ...]:
+    return tuple(parse_bind(text) for text in config.redirect_http)
+
+
+def https_port(sockets: Sequence[socket.socket]) -> int:
+    """The port redirects send clients to: the first TCP listener's (443 if none)."""
+    for sock in sockets:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            port: int = sock.getsockname()[1]
+            return port
+    return 443
 
 
 def serve_site(
@@ -163,23 +197,35 @@ def serve_site(
     sockets: Sequence[socket.socket],
     context: ssl.SSLContext | None,
     hooks: ServeHooks,
+    redirects: Sequence[socket.socket] = (),
 ) -> int:
-    """Serve a built site on bound sockets until ``hooks`` say stop; edge workers run this too."""
+    """Serve a built site on bound sockets until ``hooks`` say stop; edge workers run this too.
+
+    ``redirects`` are plain-HTTP listeners answering every request with a redirect to the
+    site's https URL (``redirect_http``).
+    """
     with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
-        return runner.run(_serve(site, sockets, context, config, hooks))
+        return runner.run(_serve(site, sockets, context, config, hooks, redirects))
 
 
 class _StandaloneHooks(ServeHooks):
     """The single-process edge: as ``serve``'s, but its URLs say https when it speaks TLS."""
 
-    def __init__(self, tls: bool) -> None:
+    def __init__(self, tls: bool, redirects: Sequence[socket.socket] = ()) -> None:
         self.tls = tls
+        self.redirects = redirects
 
     def on_serving(
         self, server: HttpServer, sockets: Sequence[socket.socket], handler: Handler
     ) -> None:
         for sock in sockets:
             log.info("listening on %s", listening_url(sock, self.tls))
+        for sock in self.redirects:
+            log.info("listening on %s", redirect_url(sock))
+
+
+def redirect_url(sock: socket.socket) -> str:
+    return f"{sock_url(sock)} (redirects to https)"
 
 
 async def _serve(
@@ -188,16 +234,26 @@ async def _serve(
     context: ssl.SSLContext | None,
     config: Config,
     hooks: ServeHooks,
+    redirects: Sequence[socket.socket] = (),
 ) -> int:
     stop = hooks.on_loop()
-    server = HttpServer(site.handler, HttpLimits.from_config(config), backlog=config.backlog)
+    limits = HttpLimits.from_config(config)
+    server = HttpServer(site.handler, limits, backlog=config.backlog)
     await server.start(sockets, ssl=context)
+    redirector: HttpServer | None = None
+    if redirects:
+        redirector = HttpServer(HttpsRedirect(https_port(sockets)), limits, backlog=config.backlog)
+        await redirector.start(redirects)
     site.start()
     freeze_startup_objects()
     hooks.on_serving(server, sockets, site.handler)
     await stop.wait()
     timeout = config.graceful_timeout
     log.info("shutting down: finishing in-flight requests (up to %.0f s)", timeout)
+    if redirector is not None:
+        redirector.stop_accepting()
     await server.shutdown(timeout, hold_idle=hooks.hold_idle_on_stop)
+    if redirector is not None:
+        await redirector.shutdown(1.0)
     await site.close()
     return 0

@@ -34,6 +34,7 @@ class EdgeWorker:
     name: str
     sockets: tuple[socket.socket, ...]
     identity: Identity | None = None
+    redirects: tuple[socket.socket, ...] = ()
 
     def __call__(self, ctx: WorkerContext) -> int:
         failed = prepare_worker_process(ctx, "edge worker", self.name, self.identity)
@@ -50,7 +51,7 @@ class EdgeWorker:
         site.handler = counted
         hooks.heartbeat.count(lambda: counted.requests)  # for ``ctl status`` and exit logs
         try:
-            return serve_site(config, site, self.sockets, context, hooks)
+            return serve_site(config, site, self.sockets, context, hooks, self.redirects)
         finally:
             hooks.heartbeat.last()
 
