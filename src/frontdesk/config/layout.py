@@ -56,6 +56,7 @@ from frontdesk.errors import ConfigError
 __all__ = [
     "STRUCTURED_KEYS",
     "AppEntry",
+    "CertEntry",
     "Layout",
     "RouteEntry",
     "ServerEntry",
@@ -65,7 +66,7 @@ __all__ = [
 ]
 
 #: dotted TOML keys that hold lists of tables, read here and skipped by the settings loader
-STRUCTURED_KEYS = frozenset({"apps", "upstreams", "edge.routes"})
+STRUCTURED_KEYS = frozenset({"apps", "upstreams", "edge.routes", "edge.certificates"})
 
 _APP_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -140,12 +141,23 @@ class RouteEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class CertEntry:
+    """One ``[[edge.certificates]]`` table: a certificate the edge picks by SNI."""
+
+    certfile: str
+    keyfile: str
+    where: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
     """Everything structured the file said; empty when there is no file or no such tables."""
 
     apps: tuple[AppEntry, ...] = ()
     upstreams: tuple[UpstreamEntry, ...] = ()
     routes: tuple[RouteEntry, ...] = ()
+    #: more certificates beside ``[edge] certfile``, chosen by the name the client asks for
+    certificates: tuple[CertEntry, ...] = ()
     #: where each part came from, for ``frontdesk config``
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -265,6 +277,11 @@ _ROUTE_KEYS: dict[str, _Key] = {
     "cache_control": _Key(Str("a Cache-Control value", allow_empty=True)),
 }
 
+_CERT_KEYS: dict[str, _Key] = {
+    "certfile": _Key(Str("a file path"), required=True),
+    "keyfile": _Key(Str("a file path"), required=True),
+}
+
 _SERVER_KEYS: dict[str, _Key] = {
     "address": _Key(Str("an address: HOST:PORT, http://HOST:PORT or unix:PATH"), required=True),
     "weight": _Key(Int(low=1, high=1000)),
@@ -285,7 +302,11 @@ def parse_layout(doc: TomlFile | None) -> Layout:
         _route(reader, path, values)
         for path, values in reader.tables(("edge", "routes"), _ROUTE_KEYS)
     )
-    layout = Layout(apps, upstreams, routes, reader.sources)
+    certificates = tuple(
+        CertEntry(v["certfile"], v["keyfile"], v["where"])
+        for _, v in reader.tables(("edge", "certificates"), _CERT_KEYS)
+    )
+    layout = Layout(apps, upstreams, routes, certificates, reader.sources)
     _check_names(layout)
     _check_routes(layout)
     return layout
@@ -576,6 +597,14 @@ def layout_as_toml(layout: Layout) -> str:
                     ("alias", route.alias if route.static is not None else None),
                     ("cache_control", route.cache_control or None),
                 ],
+            )
+        )
+    for index, cert in enumerate(layout.certificates):
+        blocks.append(
+            _table(
+                "edge.certificates",
+                layout.sources.get(f"edge.certificates[{index}]", ""),
+                [("certfile", cert.certfile), ("keyfile", cert.keyfile)],
             )
         )
     return "\n\n".join(blocks) + ("\n" if blocks else "")

@@ -123,13 +123,17 @@ def _proxy_spec(prefix: str, hosts: tuple[str, ...], upstream: UpstreamEntry) ->
 
 
 def tls_context(config: Config) -> ssl.SSLContext | None:
+    """The edge's TLS context: ``certfile``/``keyfile`` first (the default certificate), then
+    the file's ``[[edge.certificates]]``, each chosen by the name the client asks for (SNI)."""
     if config.self_signed:
         return self_signed_context()
+    pairs: list[tuple[str, str]] = []
     if config.certfile or config.keyfile:
         if not (config.certfile and config.keyfile):
             raise ConfigError("TLS needs both --certfile and --keyfile")
-        return build_context([(config.certfile, config.keyfile)])
-    return None
+        pairs.append((config.certfile, config.keyfile))
+    pairs += [(cert.certfile, cert.keyfile) for cert in config.layout.certificates]
+    return build_context(pairs) if pairs else None
 
 
 def validate(config: Config) -> bool:
