@@ -94,12 +94,20 @@ class Entry:
         return f"<Entry {self.path!r} kind={self.kind} size={self.size} fd={self.fd}>"
 
 
+#: bytes one ``FileView.read`` returns at most. Below glibc's 128 KiB mmap threshold, so the
+#: buffers of a large file's pieces come from (and go back to) the heap, instead of being
+#: mapped, faulted in page by page and unmapped again for every piece.
+READ_MAX = 124 * 1024
+
+
 class FileView:
     """A read-only file over a shared descriptor, with a position of its own.
 
     Handed to ``Exchange.sendfile``: native sendfile uses only ``fileno()`` and its explicit
     offset; the copying path (uvloop, TLS) seeks and reads this view, which reads with
     ``os.pread`` and so never moves the descriptor's shared position.
+    A read returns at most ``READ_MAX`` bytes (short reads are allowed; the copying path
+    loops until it has its count).
     """
 
     __slots__ = ("_fd", "_position")
@@ -128,7 +136,7 @@ class FileView:
     def read(self, size: int = -1) -> bytes:
         if size < 0:
             size = max(os.fstat(self._fd).st_size - self._position, 0)
-        data = os.pread(self._fd, size, self._position)
+        data = os.pread(self._fd, min(size, READ_MAX), self._position)
         self._position += len(data)
         return data
 
