@@ -34,3 +34,40 @@ def test_export_errors_are_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     result = run_cli(["export", "nginx", "pkg:app", "--self-signed"], cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_redirect_http_exports_as_an_nginx_redirect_server(tmp_path: Path) -> None:
+    import trustme
+
+    from tests.stack.nginx_support import find_nginx, nginx_test
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("shop.example")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "c.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "k.pem"))
+    config = tmp_path / "frontdesk.toml"
+    config.write_text(
+        f'[server]\nbind = ["127.0.0.1:8443"]\n\n[edge]\ncertfile = "{tmp_path / "c.pem"}"\n'
+        f'keyfile = "{tmp_path / "k.pem"}"\nredirect_http = ["127.0.0.1:8080"]\n\n'
+        '[[apps]]\napp = "shop.web:app"\n'
+    )
+    result = run_cli(["export", "nginx", "-c", str(config)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "listen 127.0.0.1:8080;" in text
+    assert "return 301 https://$host:8443$request_uri;" in text
+    assert "return 308 https://$host:8443$request_uri;" in text
+    nginx = find_nginx()
+    if nginx is not None:
+        (tmp_path / "nginx.conf").write_text(text)
+        checked = nginx_test(nginx, tmp_path / "nginx.conf", tmp_path)
+        assert checked.returncode == 0, checked.stderr
+
+    sni = tmp_path / "sni.toml"
+    sni.write_text(
+        config.read_text() + f'\n[[edge.certificates]]\ncertfile = "{tmp_path / "c.pem"}"\n'
+        f'keyfile = "{tmp_path / "k.pem"}"\n'
+    )
+    refused = run_cli(["export", "nginx", "-c", str(sni)], cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "[[edge.certificates]]" in refused.stderr and refused.stderr.count("\n") == 1

@@ -137,6 +137,7 @@ def _edge_config(config: Config, apps: tuple[AppPlan, ...]) -> Config:
             apps=(),
             upstreams=(*layout.upstreams, *app_upstreams),
             routes=routes,
+            certificates=layout.certificates,
             sources=layout.sources,
         ),
     )

@@ -116,6 +116,13 @@ def export_nginx(
         )
     if bool(edge.certfile) != bool(edge.keyfile):
         raise ConfigError("TLS needs both certfile and keyfile")
+    if edge.layout.certificates:
+        raise ConfigError(
+            f"{edge.layout.certificates[0].where}: [[edge.certificates]] (certificates chosen "
+            "by SNI) are not exported to nginx yet: nginx picks them per server_name block"
+        )
+    if edge.redirect_http and not edge.certfile:
+        raise ConfigError("redirect_http needs TLS: give certfile and keyfile")
     return _Writer(edge, spec, apps, state_dir).render()
 
 
@@ -256,6 +263,22 @@ class _Writer:
         for server in servers_for(routes):
             out.add("")
             self._server(server)
+        if self.config.redirect_http:
+            out.add("")
+            self._redirect_server()
+
+    def _redirect_server(self) -> None:
+        """``redirect_http``: plain-HTTP listeners sending every request to the https site."""
+        ports = [a.port for a in self.config.bind_addresses if a.kind == "tcp" and a.port]
+        port = "" if not ports or ports[0] == 443 else f":{ports[0]}"
+        target = f"https://$host{port}$request_uri"
+        with self.out.block("server"):
+            for text in self.config.redirect_http:
+                self.out.add(f"listen {text};")
+            # GET and HEAD: 301; other methods 308, which keeps the method and body.
+            with self.out.block("if ($request_method ~ ^(GET|HEAD)$)"):
+                self.out.add(f"return 301 {target};")
+            self.out.add(f"return 308 {target};")
 
     def _types(self) -> None:
         by_type: dict[str, list[str]] = {}
