@@ -50,6 +50,11 @@ hosts = ["*.wild.example"]
 [[edge.routes]]
 prefix = "/shared/"
 upstream = "a"
+
+[[edge.routes]]
+prefix = "/readonly/"
+upstream = "a"
+methods = ["get", "OPTIONS"]
 """
         )
         args = ["edge", "-c", str(config), "-w", "0", "-b", "127.0.0.1:0"]
@@ -67,6 +72,13 @@ upstream = "a"
             assert get("/x", "other.example").status_code == 404
             # A route without hosts answers every host, and the same group serves it.
             assert get("/shared/y", "other.example").text.split()[0] == pid[urls[0]]
+            # Per-route methods: GET brings HEAD; others get 405 with Allow.
+            assert get("/readonly/x", "any").status_code == 200
+            assert client.head("/readonly/x").status_code == 200
+            refused = client.post("/readonly/x", content=b"data")
+            assert refused.status_code == 405
+            assert refused.headers["allow"] == "GET, HEAD, OPTIONS"
+            assert client.post("/shared/x").status_code == 200
             status = get("/healthz", "anything")
             assert (status.status_code, status.text) == (200, "ok\n")
             assert client.post("/healthz").status_code == 405

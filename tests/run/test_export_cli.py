@@ -71,3 +71,24 @@ def test_redirect_http_exports_as_an_nginx_redirect_server(tmp_path: Path) -> No
     refused = run_cli(["export", "nginx", "-c", str(sni)], cwd=tmp_path)
     assert refused.returncode == 2
     assert "[[edge.certificates]]" in refused.stderr and refused.stderr.count("\n") == 1
+
+
+def test_route_methods_export_as_405_with_allow(tmp_path: Path) -> None:
+    from tests.stack.nginx_support import find_nginx, nginx_test
+
+    (tmp_path / "files").mkdir()
+    config = tmp_path / "frontdesk.toml"
+    config.write_text(
+        '[[apps]]\napp = "shop.web:app"\nmethods = ["GET", "POST"]\n\n'
+        f'[[edge.routes]]\nprefix = "/files/"\nstatic = "{tmp_path / "files"}"\n'
+        'methods = ["GET"]\n'
+    )
+    result = run_cli(["export", "nginx", "-c", str(config)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "if ($request_method !~ ^(GET|HEAD|POST)$) {" in result.stdout
+    assert 'add_header Allow "GET, HEAD" always;' in result.stdout
+    nginx = find_nginx()
+    if nginx is not None:
+        (tmp_path / "nginx.conf").write_text(result.stdout)
+        checked = nginx_test(nginx, tmp_path / "nginx.conf", tmp_path)
+        assert checked.returncode == 0, checked.stderr

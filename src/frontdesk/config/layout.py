@@ -94,6 +94,7 @@ class AppEntry:
     app_dir: str | None = None  # None: the [server] app_dir setting
     mount: str = "/"
     hosts: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()  # empty: any
     where: str = field(default="", compare=False)  # file:line of the table, for messages
 
 
@@ -115,6 +116,7 @@ class UpstreamEntry:
     strip_prefix: bool = False
     mount: str | None = None
     hosts: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()  # empty: any
     where: str = field(default="", compare=False)
 
 
@@ -129,6 +131,7 @@ class RouteEntry:
     hosts: tuple[str, ...] = ()
     alias: bool = True
     cache_control: str = ""
+    methods: tuple[str, ...] = ()  # empty: the target's own (any, or GET/HEAD for files)
     where: str = field(default="", compare=False)
 
     @property
@@ -164,9 +167,10 @@ class Layout:
     def all_routes(self) -> tuple[RouteEntry, ...]:
         """The explicit routes plus those the apps and upstreams mount themselves."""
         implied = [
-            RouteEntry(a.mount, app=a.name, hosts=a.hosts, where=a.where) for a in self.apps
+            RouteEntry(a.mount, app=a.name, hosts=a.hosts, methods=a.methods, where=a.where)
+            for a in self.apps
         ] + [
-            RouteEntry(u.mount, upstream=u.name, hosts=u.hosts, where=u.where)
+            RouteEntry(u.mount, upstream=u.name, hosts=u.hosts, methods=u.methods, where=u.where)
             for u in self.upstreams
             if u.mount is not None
         ]
@@ -225,6 +229,17 @@ class _AppPath(Str):
         return text
 
 
+class _Method(Str):
+    def __init__(self) -> None:
+        super().__init__("an HTTP method, like GET or POST", "METHOD")
+
+    def parse(self, text: str) -> str:
+        method = text.strip().upper()
+        if not re.fullmatch(r"[A-Z][A-Z-]{0,31}", method):
+            raise self.expected()
+        return method
+
+
 class _HashKey(Str):
     def __init__(self) -> None:
         super().__init__("client, header:NAME or cookie:NAME", "KEY")
@@ -237,6 +252,7 @@ class _HashKey(Str):
 
 
 _HOSTS = ListOf(_Host(), allow_empty=True)
+_METHODS = ListOf(_Method())
 
 _APP_KEYS: dict[str, _Key] = {
     "app": _Key(_AppPath(), required=True),
@@ -248,6 +264,7 @@ _APP_KEYS: dict[str, _Key] = {
     "app_dir": _Key(Str("a directory")),
     "mount": _Key(_Prefix()),
     "hosts": _Key(_HOSTS),
+    "methods": _Key(_METHODS),
 }
 
 _UPSTREAM_KEYS: dict[str, _Key] = {
@@ -265,6 +282,7 @@ _UPSTREAM_KEYS: dict[str, _Key] = {
     "strip_prefix": _Key(Bool()),
     "mount": _Key(_Prefix()),
     "hosts": _Key(_HOSTS),
+    "methods": _Key(_METHODS),
 }
 
 _ROUTE_KEYS: dict[str, _Key] = {
@@ -275,6 +293,7 @@ _ROUTE_KEYS: dict[str, _Key] = {
     "hosts": _Key(_HOSTS),
     "alias": _Key(Bool()),
     "cache_control": _Key(Str("a Cache-Control value", allow_empty=True)),
+    "methods": _Key(_METHODS),
 }
 
 _CERT_KEYS: dict[str, _Key] = {
@@ -415,6 +434,7 @@ def _app(reader: _Reader, path: KeyPath, v: dict[str, Any]) -> AppEntry:
         app_dir=v.get("app_dir"),
         mount=v.get("mount", "/"),
         hosts=v.get("hosts", ()),
+        methods=v.get("methods", ()),
         where=v["where"],
     )
 
@@ -462,6 +482,7 @@ def _upstream(reader: _Reader, path: KeyPath, v: dict[str, Any]) -> UpstreamEntr
         strip_prefix=v.get("strip_prefix", False),
         mount=v.get("mount"),
         hosts=v.get("hosts", ()),
+        methods=v.get("methods", ()),
         where=v["where"],
     )
 
@@ -481,6 +502,7 @@ def _route(reader: _Reader, path: KeyPath, v: dict[str, Any]) -> RouteEntry:
         hosts=v.get("hosts", ()),
         alias=v.get("alias", True),
         cache_control=v.get("cache_control", ""),
+        methods=v.get("methods", ()),
         where=v["where"],
     )
 
@@ -553,6 +575,7 @@ def layout_as_toml(layout: Layout) -> str:
                     ("app_dir", app.app_dir),
                     ("mount", app.mount),
                     ("hosts", list(app.hosts)),
+                    ("methods", list(app.methods) or None),
                 ],
             )
         )
@@ -580,6 +603,7 @@ def layout_as_toml(layout: Layout) -> str:
                     ("strip_prefix", up.strip_prefix),
                     ("mount", up.mount),
                     ("hosts", list(up.hosts)),
+                    ("methods", list(up.methods) or None),
                 ],
             )
         )
@@ -596,6 +620,7 @@ def layout_as_toml(layout: Layout) -> str:
                     ("hosts", list(route.hosts)),
                     ("alias", route.alias if route.static is not None else None),
                     ("cache_control", route.cache_control or None),
+                    ("methods", list(route.methods) or None),
                 ],
             )
         )

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from frontdesk.edge.filters.respond import refuse
 from frontdesk.http.exchange import Exchange
 
 _NOT_FOUND = b"404 Not Found: no route for this request\n"
@@ -51,6 +52,31 @@ def host_name(host: bytes) -> bytes:
         end = host.find(b"]")
         return host[: end + 1] if end != -1 else host
     return host.partition(b":")[0]
+
+
+class MethodGuard:
+    """A route that answers only ``methods`` (nginx's ``limit_except``); 405 with Allow else.
+
+    Allowing GET allows HEAD, as everywhere in HTTP (RFC 9110 9.3.2).
+    """
+
+    def __init__(self, route: Route, methods: Sequence[str]) -> None:
+        allowed = [m.upper() for m in methods]
+        if "GET" in allowed and "HEAD" not in allowed:
+            allowed.insert(allowed.index("GET") + 1, "HEAD")
+        self.route = route
+        self.methods = frozenset(allowed)
+        self.allow = ", ".join(dict.fromkeys(allowed)).encode("ascii")
+
+    def matches(self, path: bytes) -> bool:
+        return self.route.matches(path)
+
+    def handle(self, exchange: Exchange) -> None:
+        if exchange.request.method in self.methods:
+            self.route.handle(exchange)
+            return
+        message = f"{exchange.request.method} is not allowed here"
+        refuse(exchange, 405, message, [(b"allow", self.allow)])
 
 
 class StatusRoute:

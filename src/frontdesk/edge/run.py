@@ -11,6 +11,7 @@ instead (``program.py``); ``ServeHooks`` are what differ between the two.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import ssl
@@ -80,10 +81,13 @@ def edge_spec(config: Config) -> EdgeSpec:
                     alias=route.alias,
                     cache_control=route.cache_control or None,
                     hosts=route.hosts,
+                    methods=route.methods,
                 )
             )
         elif route.upstream is not None:
-            proxies.append(_proxy_spec(route.prefix, route.hosts, upstreams[route.upstream]))
+            upstream = upstreams[route.upstream]
+            spec = _proxy_spec(route.prefix, route.hosts, upstream)
+            proxies.append(dataclasses.replace(spec, methods=route.methods))
     access = tuple(("deny", net) for net in config.deny)
     if config.allow:
         access += (*(("allow", net) for net in config.allow), ("deny", "all"))

@@ -26,7 +26,7 @@ from frontdesk.edge.proxy import (
     UpstreamGroup,
     balancer_named,
 )
-from frontdesk.edge.router import Mount, Router, StatusRoute
+from frontdesk.edge.router import MethodGuard, Mount, Route, Router, StatusRoute
 from frontdesk.edge.static import StaticFiles
 from frontdesk.errors import ConfigError
 from frontdesk.http.connection import Handler
@@ -42,6 +42,7 @@ class StaticSpec:
     alias: bool = True
     cache_control: str | None = None
     hosts: tuple[str, ...] = ()  # empty: any host
+    methods: tuple[str, ...] = ()  # empty: the handler's own rules (GET and HEAD for files)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class ProxySpec:
     request_buffering: bool | None = None  # None: the site's setting
     response_buffering: bool | None = None
     strip_prefix: bool = False
+    methods: tuple[str, ...] = ()  # empty: any method
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,8 @@ def build_site(spec: EdgeSpec) -> Site:
             trusted=trusted,
         )
         site.statics.append(files)
-        mounts.append(Mount(static.prefix.encode("latin-1"), files, _hosts(static.hosts)))
+        route: Route = MethodGuard(files, static.methods) if static.methods else files
+        mounts.append(Mount(static.prefix.encode("latin-1"), route, _hosts(static.hosts)))
     groups: dict[str, UpstreamGroup] = {}
     for proxy in spec.proxies:
         group = groups.get(proxy.group) if proxy.group else None
@@ -181,9 +184,11 @@ def build_site(spec: EdgeSpec) -> Site:
             strip_prefix=proxy.strip_prefix,
             server_timing=spec.server_timing,
         )
-        route = ProxyRoute(proxy.prefix, group, options)
-        site.routes.append(route)
-        mounts.append(Mount(proxy.prefix.rstrip("/").encode("latin-1"), route, _hosts(proxy.hosts)))
+        proxied = ProxyRoute(proxy.prefix, group, options)
+        site.routes.append(proxied)
+        guarded = MethodGuard(proxied, proxy.methods) if proxy.methods else proxied
+        prefix = proxy.prefix.rstrip("/").encode("latin-1")
+        mounts.append(Mount(prefix, guarded, _hosts(proxy.hosts)))
     handler: Handler = Router(mounts)
     # Outermost first, as nginx's phases run: access, rate, connections, then the response
     # filters nearest the routes.

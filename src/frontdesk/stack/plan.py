@@ -111,6 +111,7 @@ def _edge_config(config: Config, apps: tuple[AppPlan, ...]) -> Config:
             servers=(ServerEntry(f"unix:{plan.socket}"),),
             mount=plan.entry.mount,
             hosts=plan.entry.hosts,
+            methods=plan.entry.methods,
             # A worker is found again on the next request: the socket is the pool's, not a
             # single process's, so a failure must not take the whole app out of rotation.
             max_fails=0,

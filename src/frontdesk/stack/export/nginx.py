@@ -416,13 +416,15 @@ class _Writer:
             has_root = has_root or route.key == "/"
             if route.static is not None:
                 head = "/" if route.key == "/" else f"^~ {route.key}/"
-                location(head, self._static(route.static, route.key))
+                body = _methods(route.static.methods) + self._static(route.static, route.key)
+                location(head, body)
             elif route.proxy is not None:
+                body = _methods(route.proxy.methods) + self._proxy(route.proxy)
                 if route.key == "/":
-                    location("/", self._proxy(route.proxy))
+                    location("/", body)
                 else:
-                    location(f"= {route.key}", self._proxy(route.proxy))
-                    location(f"^~ {route.key}/", self._proxy(route.proxy))
+                    location(f"= {route.key}", body)
+                    location(f"^~ {route.key}/", body)
         if not has_root:
             location(
                 "/",
@@ -498,6 +500,21 @@ def _balance(proxy: ProxySpec) -> str:
             variable = "$cookie_" + name.strip()
         return f"hash {variable} consistent;"
     return ""  # round-robin, weighted: nginx's default honours the weights
+
+
+def _methods(methods: Sequence[str]) -> list[str]:
+    """A route's allowed methods: 405 with Allow for the others, as the edge answers."""
+    if not methods:
+        return []
+    allowed = list(dict.fromkeys(m.upper() for m in methods))
+    if "GET" in allowed and "HEAD" not in allowed:
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
+    return [
+        f"if ($request_method !~ ^({'|'.join(allowed)})$) {{",
+        f'    add_header Allow "{", ".join(allowed)}" always;',
+        "    return 405;",
+        "}",
+    ]
 
 
 def _server_address(address: str) -> str:
