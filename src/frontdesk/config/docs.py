@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from frontdesk.config.layout import layout_reference
 from frontdesk.config.loader import default_config
 from frontdesk.config.model import Config
 from frontdesk.config.settings import CONFIG_ENV, CONSTRAINTS, SECTIONS, SETTINGS, Setting
@@ -129,6 +130,16 @@ def render() -> str:
         for setting in SETTINGS:
             if setting.section == section:
                 out += _setting_block(setting)
+    out += [
+        "## Lists of tables: apps, upstreams, routes, certificates",
+        "",
+        "Beside its settings, the file may describe a whole deployment as arrays of tables.",
+        "Each is checked when the file is read (unknown keys, types, names used twice, routes",
+        "naming what does not exist, two routes claiming the same host and prefix), with the",
+        "file and line in the error; `frontdesk check -c FILE` also checks the files they name.",
+        "",
+        *layout_reference(),
+    ]
     return "\n".join(out).rstrip("\n") + "\n"
 
 

@@ -181,11 +181,14 @@ class Layout:
 
 
 class _Key:
-    """One key of an entry: its converter, and whether it must be given."""
+    """One key of an entry: its converter, whether it must be given, and what it means."""
 
-    def __init__(self, converter: Converter[Any] | None, *, required: bool = False) -> None:
+    def __init__(
+        self, converter: Converter[Any] | None, help: str = "", *, required: bool = False
+    ) -> None:
         self.converter = converter
         self.required = required
+        self.help = help
 
 
 class _Prefix(Str):
@@ -255,50 +258,67 @@ _HOSTS = ListOf(_Host(), allow_empty=True)
 _METHODS = ListOf(_Method())
 
 _APP_KEYS: dict[str, _Key] = {
-    "app": _Key(_AppPath(), required=True),
-    "name": _Key(_Name()),
-    "workers": _Key(WorkerCount()),
-    "threads": _Key(Int(low=1, high=1024)),
-    "interface": _Key(Choice("auto", "asgi3", "asgi2", "wsgi")),
-    "factory": _Key(Bool()),
-    "app_dir": _Key(Str("a directory")),
-    "mount": _Key(_Prefix()),
-    "hosts": _Key(_HOSTS),
-    "methods": _Key(_METHODS),
+    "app": _Key(_AppPath(), "the app to import", required=True),
+    "name": _Key(_Name(), "its name in logs, titles and routes; default: from the module"),
+    "workers": _Key(WorkerCount(), "its worker processes; default: [server] workers"),
+    "threads": _Key(Int(low=1, high=1024), "WSGI threads per worker; default: [app] threads"),
+    "interface": _Key(
+        Choice("auto", "asgi3", "asgi2", "wsgi"), "default: [app] interface (auto-detected)"
+    ),
+    "factory": _Key(Bool(), "APP is a callable returning the app"),
+    "app_dir": _Key(Str("a directory"), "imported from here; default: [server] app_dir"),
+    "mount": _Key(
+        _Prefix(),
+        "the path prefix the edge sends to it (stripped; the app's "
+        "root_path / SCRIPT_NAME); default /",
+    ),
+    "hosts": _Key(_HOSTS, "host names it answers for (*.example.com too); default: any"),
+    "methods": _Key(_METHODS, "methods allowed (405 otherwise); default: any"),
 }
 
 _UPSTREAM_KEYS: dict[str, _Key] = {
-    "name": _Key(_Name(), required=True),
-    "servers": _Key(None, required=True),  # strings or {address, weight} tables
-    "balance": _Key(Choice(*BALANCERS)),
-    "hash_key": _Key(_HashKey()),
-    "health_path": _Key(_Prefix()),
-    "max_fails": _Key(Int(low=0)),
-    "fail_timeout": _Key(Seconds(0.0, exclusive=True)),
-    "connect_timeout": _Key(Seconds(0.0, exclusive=True)),
-    "read_timeout": _Key(Seconds(0.0, exclusive=True)),
-    "request_buffering": _Key(Bool()),
-    "response_buffering": _Key(Bool()),
-    "strip_prefix": _Key(Bool()),
-    "mount": _Key(_Prefix()),
-    "hosts": _Key(_HOSTS),
-    "methods": _Key(_METHODS),
+    "name": _Key(_Name(), "the group's name, for routes and logs", required=True),
+    # strings or {address, weight} tables
+    "servers": _Key(
+        None,
+        "addresses (HOST:PORT, http://HOST:PORT, unix:PATH) or { address = ..., weight = N }",
+        required=True,
+    ),
+    "balance": _Key(Choice(*BALANCERS), "how a server is picked; default round-robin"),
+    "hash_key": _Key(_HashKey(), "what balance = hash hashes; default client (its address)"),
+    "health_path": _Key(_Prefix(), "active health checks: GET this path every few seconds"),
+    "max_fails": _Key(Int(low=0), "failures that take a server out (0: never); default 1"),
+    "fail_timeout": _Key(
+        Seconds(0.0, exclusive=True), "window for max_fails and time out; default 10"
+    ),
+    "connect_timeout": _Key(Seconds(0.0, exclusive=True), "seconds to connect; default 5"),
+    "read_timeout": _Key(
+        Seconds(0.0, exclusive=True), "seconds of upstream silence before 504; default 60"
+    ),
+    "request_buffering": _Key(Bool(), "read the whole body before going upstream; default true"),
+    "response_buffering": _Key(Bool(), "read the whole response first; default true"),
+    "strip_prefix": _Key(Bool(), "remove the route's prefix from the path sent; default false"),
+    "mount": _Key(_Prefix(), "a path prefix routed to the group; default: none (use routes)"),
+    "hosts": _Key(_HOSTS, "host names the mount answers for; default: any"),
+    "methods": _Key(_METHODS, "methods allowed (405 otherwise); default: any"),
 }
 
 _ROUTE_KEYS: dict[str, _Key] = {
-    "prefix": _Key(_Prefix(), required=True),
-    "static": _Key(Str("a directory")),
-    "upstream": _Key(_Name()),
-    "app": _Key(_Name()),
-    "hosts": _Key(_HOSTS),
-    "alias": _Key(Bool()),
-    "cache_control": _Key(Str("a Cache-Control value", allow_empty=True)),
-    "methods": _Key(_METHODS),
+    "prefix": _Key(_Prefix(), "the URL path prefix it serves", required=True),
+    "static": _Key(Str("a directory"), "serve the files of this directory"),
+    "upstream": _Key(_Name(), "or: proxy to the [[upstreams]] group of this name"),
+    "app": _Key(_Name(), "or: proxy to the [[apps]] app of this name"),
+    "hosts": _Key(_HOSTS, "host names it answers for; default: any"),
+    "alias": _Key(Bool(), "static: the prefix is replaced by the directory; default true"),
+    "cache_control": _Key(
+        Str("a Cache-Control value", allow_empty=True), "static: the Cache-Control sent"
+    ),
+    "methods": _Key(_METHODS, "methods allowed (405 otherwise)"),
 }
 
 _CERT_KEYS: dict[str, _Key] = {
-    "certfile": _Key(Str("a file path"), required=True),
-    "keyfile": _Key(Str("a file path"), required=True),
+    "certfile": _Key(Str("a file path"), "certificate chain (PEM)", required=True),
+    "keyfile": _Key(Str("a file path"), "its private key (PEM)", required=True),
 }
 
 _SERVER_KEYS: dict[str, _Key] = {
@@ -552,6 +572,41 @@ def _check_routes(layout: Layout) -> None:
                     f"{route.target} here and to {other.target} at {other.where}"
                 )
             claimed[key] = route
+
+
+# -- documenting ------------------------------------------------------------------------
+
+_TABLES: tuple[tuple[str, str, dict[str, _Key]], ...] = (
+    ("apps", "An app `frontdesk run` runs, in a pool of workers of its own.", _APP_KEYS),
+    (
+        "upstreams",
+        "A group of servers the edge balances over and does not run.",
+        _UPSTREAM_KEYS,
+    ),
+    (
+        "edge.routes",
+        "A prefix (and hosts) served by exactly one of: static, upstream, app.",
+        _ROUTE_KEYS,
+    ),
+    (
+        "edge.certificates",
+        "A TLS certificate beside certfile/keyfile, chosen by the name the client asks (SNI).",
+        _CERT_KEYS,
+    ),
+)
+
+
+def layout_reference() -> list[str]:
+    """Markdown lines documenting every table and key, from the declarations above."""
+    out: list[str] = []
+    for name, what, keys in _TABLES:
+        out += [f"### `[[{name}]]`", "", what, "", "| key | value | meaning |", "|---|---|---|"]
+        for key, spec in keys.items():
+            kind = spec.converter.allowed if spec.converter is not None else "see meaning"
+            need = " (required)" if spec.required else ""
+            out.append(f"| `{key}`{need} | {kind} | {spec.help} |")
+        out.append("")
+    return out
 
 
 # -- writing ------------------------------------------------------------------------------

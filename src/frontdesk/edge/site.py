@@ -129,7 +129,10 @@ def _group(spec: ProxySpec) -> UpstreamGroup:
             )
             for address, weight in zip(spec.servers, weights, strict=True)
         ]
-        return UpstreamGroup(servers, balancer_named(spec.balance, hash_key=spec.hash_key))
+        balance = spec.balance
+        if balance == "round-robin" and any(weight != 1 for weight in weights):
+            balance = "weighted"  # as nginx's round-robin, weights given are weights used
+        return UpstreamGroup(servers, balancer_named(balance, hash_key=spec.hash_key))
     except ValueError as exc:
         raise ConfigError(f"{what}: {exc}") from None
 
