@@ -1,1 +1,3 @@
-"""Seeing what happens: logging now; access log, request ids, Server-Timing and metrics later."""
+"""Seeing what happens: process logging (``logging``), the access log (``access``), and a
+request's journey through the layers: request ids, Server-Timing, tracing (``journey``).
+Metrics later."""
