@@ -662,6 +662,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "Log one line per request on the frontdesk.access logger (client, request line, "
         "status, body bytes, duration, request id), whatever --log-level says.",
         toml="log.access",
+        commands=BOTH,
     ),
 )
 

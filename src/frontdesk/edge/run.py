@@ -35,6 +35,7 @@ from frontdesk.edge.tls import build_context, self_signed_context
 from frontdesk.errors import ConfigError
 from frontdesk.http import Handler, HttpLimits, HttpServer
 from frontdesk.loops import loop_factory
+from frontdesk.observe.access import enable_access_log
 from frontdesk.observe.logging import setup_logging
 from frontdesk.sockets import bind_socket, sock_url
 
@@ -96,6 +97,7 @@ def edge_spec(config: Config) -> EdgeSpec:
         proxies=tuple(proxies),
         status_path=config.status_path,
         server_timing=config.server_timing,
+        access_log=config.access_log,
         trusted=config.forwarded_allow_ips,
         access=access,
         rate=config.rate_limit,
@@ -212,6 +214,8 @@ def serve_site(
     ``redirects`` are plain-HTTP listeners answering every request with a redirect to the
     site's https URL (``redirect_http``).
     """
+    if config.access_log:
+        enable_access_log()
     with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
         return runner.run(_serve(site, sockets, context, config, hooks, redirects))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from frontdesk.edge.access import AccessLog
 from frontdesk.edge.filters import (
     AccessFilter,
     CompressionFilter,
@@ -83,6 +84,8 @@ class EdgeSpec:
     status_path: str = ""
     #: Server-Timing on responses: the edge's own time, after the app server's spans
     server_timing: bool = True
+    #: one access log line per request (``frontdesk.access``)
+    access_log: bool = False
 
 
 def parse_static(text: str) -> StaticSpec:
@@ -205,6 +208,9 @@ def build_site(spec: EdgeSpec) -> Site:
         handler = RateLimitFilter(handler, spec.rate, max(spec.burst, 1))
     if spec.access:
         handler = AccessFilter(handler, spec.access)
+    if spec.access_log:
+        # Outermost: a request refused by any filter is logged too, with its status.
+        handler = AccessLog(handler, trusted)
     site.handler = handler
     return site
 

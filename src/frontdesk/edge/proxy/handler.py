@@ -211,6 +211,9 @@ class ProxyRoute:
         forwarding = forwarding_for(
             request.headers, None if peer is None else peer[0], scheme, options.trusted, wall
         )
+        trip = exchange.trip
+        if trip is not None:  # the edge's access log: the id the app server logs too
+            trip.request_id = forwarding.request_id.decode("ascii")
         upgrade = request.upgrade
         tunnel = None
         if upgrade is not None and any(
