@@ -93,7 +93,7 @@ def test_trusted_peer_gets_the_whole_journey() -> None:
         after = time.time()
     assert answer.status_code == 200 and answer.text == "ok"
     sent = backend.requests[0]
-    # X-Request-Start: the edge's clock when it got the head, in integer microseconds.
+    # X-Request-Start: the edge's clock as the head went upstream, in integer microseconds.
     (start,) = _field(sent, "x-request-start")
     assert re.fullmatch(r"t=\d{16}", start), start
     assert before * 1e6 - 1 <= int(start[2:]) <= after * 1e6 + 1

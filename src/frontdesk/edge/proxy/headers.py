@@ -102,7 +102,9 @@ class Forwarding(NamedTuple):
     scheme: str
     #: the request id sent upstream
     request_id: bytes
-    #: the X-Request-Start value sent upstream (``t=<microseconds>``)
+    #: a trusted peer's X-Request-Start (``t=<microseconds>``), kept; empty: the edge stamps
+    #: its own as the request head goes upstream, so the app server's ``queue`` span is the
+    #: wait for a worker, not the edge's work or a slow client's upload before it
     request_start: bytes = b""
     #: a trusted peer asked for ``Frontdesk-Trace``: forwarded, and answered with ours
     trace: bool = False
@@ -115,7 +117,7 @@ def forwarding_for(
     trusted: TrustedProxies,
     received: float | None = None,
 ) -> Forwarding:
-    """``received``: the ``time.time()`` the request head arrived at (now when None)."""
+    """How the request reached us; ``received`` is unused (kept for callers' symmetry)."""
     is_trusted = trusted.is_trusted(peer)
     request_id: bytes | None = None
     start: bytes | None = None
@@ -134,9 +136,7 @@ def forwarding_for(
         # 128 random bits from the process's generator (reseeded in every forked worker):
         # unique enough for an id, without a system call per request as secrets would take.
         request_id = b"%032x" % random.getrandbits(128)
-    if start is None:
-        start = request_start(time.time() if received is None else received)
-    return Forwarding(peer, is_trusted, scheme, request_id, start, trace)
+    return Forwarding(peer, is_trusted, scheme, request_id, start or b"", trace)
 
 
 def _node(peer: str | None) -> bytes:
@@ -212,7 +212,7 @@ def upstream_fields(
                 _forwarding_cache[key] = fields
         out += fields
     out.append((b"x-request-id", forwarding.request_id))
-    out.append((REQUEST_START, forwarding.request_start))
+    out.append((REQUEST_START, forwarding.request_start or request_start(time.time())))
     if forwarding.trace:
         out.append((TRACE, b"1"))
     if te_trailers:
