@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from frontdesk.http import Handler
+from frontdesk.http import Handler, HttpLimits
 from frontdesk.interfaces.asgi import ASGIHandler
 from frontdesk.interfaces.asgi.websocket import WebSocketOptions
 from frontdesk.interfaces.proxy import TrustedProxies
@@ -27,7 +28,7 @@ from frontdesk.interfaces.wsgi import WSGIHandler
 from frontdesk.observe.journey import Journey
 from tests.interfaces import ws_apps
 from tests.observe.journey_apps import BODY, SLOW, asgi_app, wsgi_app
-from tests.support.raw import exchange
+from tests.support.raw import exchange, read_until_closed
 from tests.support.threaded import ThreadedServer, serving
 
 LOOPBACK = TrustedProxies.from_setting(["127.0.0.1", "::1"])
@@ -296,3 +297,44 @@ def test_websockets_are_logged_at_the_handshake(caplog: pytest.LogCaptureFixture
     assert any(
         '"GET /chat HTTP/1.1" 101 0 ' in line and line.endswith("rid=ws-1") for line in lines
     )
+
+
+def _in_flight(handler: Handler) -> int:
+    if isinstance(handler, ASGIHandler):
+        return len(handler.tasks)
+    assert isinstance(handler, WSGIHandler)
+    return len(handler.pending)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_body_the_core_refuses_is_logged_once(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    limits = HttpLimits(request_body=10)
+    journey = Journey(LOOPBACK, interface="wsgi" if mode != "asgi" else "asgi", access=True)
+    handler = _handler(mode, journey)
+    try:
+        with (
+            caplog.at_level(logging.INFO),
+            serving(handler, limits) as srv,
+            socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock,
+        ):
+            sock.sendall(
+                b"POST /read HTTP/1.1\r\nHost: a\r\nX-Request-ID: big-1\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            # The app has the request before its body turns out too large.
+            deadline = time.monotonic() + 10
+            while not _in_flight(handler):
+                assert time.monotonic() < deadline, "the request never reached the app"
+                time.sleep(0.01)
+            sock.sendall(b"14\r\n" + b"x" * 20 + b"\r\n0\r\n\r\n")
+            answer = read_until_closed(sock)
+    finally:
+        if isinstance(handler, WSGIHandler):
+            handler.close()
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    lines = [r.getMessage() for r in caplog.records if r.name == "frontdesk.access"]
+    assert lines == [lines[0]] and '"POST /read HTTP/1.1" 413 0 ' in lines[0]
+    assert lines[0].endswith("rid=big-1")
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # not the app's fault

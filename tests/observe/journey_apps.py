@@ -1,4 +1,4 @@
-"""Apps for the request-journey tests: quick, slow (0.2 s before the head), failing."""
+"""Apps for the request-journey tests: quick, slow (0.2 s before the head), failing, reading."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await asyncio.sleep(SLOW)
     elif path == "/boom":
         raise RuntimeError("the app failed on purpose")
+    elif path == "/read":
+        while (await receive()).get("more_body", False):
+            pass
     await send(
         {
             "type": "http.response.start",
@@ -35,5 +38,7 @@ def wsgi_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         time.sleep(SLOW)
     elif path == "/boom":
         raise RuntimeError("the app failed on purpose")
+    elif path == "/read":
+        environ["wsgi.input"].read()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(BODY)))])
     return [BODY]

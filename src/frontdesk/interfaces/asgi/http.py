@@ -221,7 +221,9 @@ class _Cycle:
             raise RuntimeError(f"expected 'http.response.body', got {kind!r}")
         if state == _BEFORE_START:
             if kind == "http.response.start":
-                if exchange.disconnected:
+                if exchange.disconnected or exchange.finished:
+                    # Gone, or answered by the core (a body too large or too slow): the app
+                    # was told http.disconnect, and its answer has nowhere to go.
                     raise ClientDisconnected("client disconnected")
                 announced = bool(message.get("trailers", False))
                 exchange.start(message["status"], message.get("headers", ()), trailers=announced)
