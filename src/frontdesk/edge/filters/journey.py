@@ -3,8 +3,10 @@
 The contract with the app server (``docs/edge.md``, "A request's journey"):
 
 - ``X-Request-Start: t=<integer microseconds since the Unix epoch>`` goes upstream with every
-  proxied request, taken when the edge received the request head. A trusted peer's own value
-  of that shape is kept (it saw the request first); anyone else's is replaced.
+  proxied request, taken as its head is written upstream (so the app server's ``queue`` span
+  is the wait for a worker, not the edge's own work or a slow upload before it). A trusted
+  peer's own value of that shape is kept (it saw the request first); anyone else's is
+  replaced.
 - Every response the edge routes send carries a ``Server-Timing`` entry
   ``edge;dur=<ms, 3 decimals>``: the edge's own time for the request, from receiving the
   request head to starting the response head, minus the time spent waiting on an upstream
