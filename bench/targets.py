@@ -78,7 +78,8 @@ def _nginx_version(env: Mapping[str, str]) -> str:
 
 def frontdesk(app: str) -> Target:
     def commands(at: Launch) -> list[list[str]]:
-        flags = f"-b 127.0.0.1:{at.port} --log-level warning"
+        # One process, as the peers' rows here (-w 0: no arbiter; the default is one per CPU).
+        flags = f"-b 127.0.0.1:{at.port} -w 0 --log-level warning"
         return [[at.python, "-m", "frontdesk", "serve", app, *flags.split()]]
 
     return Target("frontdesk", "frontdesk", commands, module_version("frontdesk", "src/ missing?"))
@@ -295,7 +296,7 @@ def nginx_static_body(port: int, root: Path) -> str:
 
 
 def edge_static_argv(python: str, port: int, root: Path, *extra: str) -> list[str]:
-    flags = f"-b 127.0.0.1:{port} --static /={root} --no-compress --log-level warning"
+    flags = f"-b 127.0.0.1:{port} -w 0 --static /={root} --no-compress --log-level warning"
     return [python, "-m", "frontdesk", "edge", *flags.split(), *extra]
 
 
@@ -334,7 +335,7 @@ def edge_proxy() -> Target:
 
     def commands(at: Launch) -> list[list[str]]:
         backend, port = _backend_argv(at)
-        flags = f"""-b 127.0.0.1:{at.port} --proxy http://127.0.0.1:{port} --no-compress
+        flags = f"""-b 127.0.0.1:{at.port} -w 0 --proxy http://127.0.0.1:{port} --no-compress
             --log-level warning"""
         return [backend, [at.python, "-m", "frontdesk", "edge", *flags.split()]]
 
