@@ -140,6 +140,10 @@ class ProxyRoute:
         self.direct: set[Direct] = set()
         #: direct requests whose heads go out at the end of this pass of the loop
         self.pending: list[Direct] = []
+        #: direct answers sent together at the end of this pass of the loop
+        self.answers: list[
+            tuple[Job, int, list[tuple[bytes, bytes]], bytes, list[tuple[bytes, bytes]] | None]
+        ] = []
 
     def matches(self, path: bytes) -> bool:
         """``/api`` matches ``/api`` and ``/api/...``, never ``/apis``."""
