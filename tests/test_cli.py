@@ -84,7 +84,10 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        ((), "missing command, one of: serve, edge, run, check, config, settings, trace, export, ctl"),
+        (
+            (),
+            "missing command, one of: serve, edge, run, check, config, settings, trace, export, ctl",
+        ),
         (("bogus",), "argument COMMAND: invalid choice: 'bogus'"),
         (("serve",), "the following arguments are required: APP"),
         (("serve", "app:app", "--bogus"), "unrecognized arguments: --bogus (see 'frontdesk serve"),
