@@ -8,7 +8,8 @@
 - ``headers``: hop-by-hop fields dropped, forwarding fields set;
 - ``buffering``: request and response bodies in memory, then in temporary files;
 - ``tunnel``: upgraded connections (WebSocket) piped both ways;
-- ``handler``: ``ProxyRoute``, the request flow with its retries and error answers.
+- ``handler``: ``ProxyRoute``, the request flow with its retries and error answers;
+- ``direct``: the task-free path of the common case; ``job``: per-request state.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from frontdesk.edge.proxy.balancer import (
     WeightedRoundRobin,
     balancer_named,
 )
-from frontdesk.edge.proxy.handler import ProxyRoute, ProxyStats
+from frontdesk.edge.proxy.handler import ProxyRoute
 from frontdesk.edge.proxy.health import HealthCheck, HealthChecker
+from frontdesk.edge.proxy.job import ProxyStats
 from frontdesk.edge.proxy.options import ProxyOptions
 from frontdesk.edge.proxy.pool import PoolOptions
 from frontdesk.edge.proxy.upstream import Address, Upstream, UpstreamGroup

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     import asyncio
 
     from frontdesk.edge.proxy.client import UpstreamConnection
-    from frontdesk.edge.proxy.handler import Job, ProxyRoute
+    from frontdesk.edge.proxy.handler import ProxyRoute
+    from frontdesk.edge.proxy.job import Job
     from frontdesk.edge.proxy.upstream import Upstream
 
 log = logging.getLogger("frontdesk.edge.proxy")

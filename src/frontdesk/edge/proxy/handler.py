@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 
 from frontdesk.edge.filters.journey import add_timing, timing_entry, trace_field
 from frontdesk.edge.proxy.buffering import Spool, read_request_body
@@ -52,13 +51,13 @@ from frontdesk.edge.proxy.client import (
 )
 from frontdesk.edge.proxy.direct import Direct
 from frontdesk.edge.proxy.headers import (
-    Forwarding,
     accel_buffering,
     forwarding_for,
     header_value,
     response_fields,
     upstream_head,
 )
+from frontdesk.edge.proxy.job import Job, ProxyStats, Response
 from frontdesk.edge.proxy.options import IDEMPOTENT, ProxyOptions
 from frontdesk.edge.proxy.pages import PAGE_TYPE, error_page
 from frontdesk.edge.proxy.tunnel import Tunnel
@@ -71,55 +70,6 @@ from frontdesk.http.writer import CRLF, LAST_CHUNK, chunk, encode_fields
 from frontdesk.interfaces.proxy import resolve
 
 log = logging.getLogger("frontdesk.edge.proxy")
-
-
-@dataclass(slots=True)
-class ProxyStats:
-    """Counters of one route (read by tests, later by metrics)."""
-
-    requests: int = 0
-    retries: int = 0
-    keepalive_retries: int = 0
-    reused_connections: int = 0
-    spooled_requests: int = 0
-    spooled_responses: int = 0
-    streamed_responses: int = 0
-    tunnels: int = 0
-    failures: int = 0
-    #: requests answered on the direct path, without a task
-    direct: int = 0
-
-
-@dataclass(slots=True)
-class Job:
-    """What one proxied request carries from try to try."""
-
-    exchange: Exchange
-    forwarding: Forwarding
-    target: bytes
-    tunnel: bytes | None
-    body: Spool | None
-    #: the body is read from the client while it is sent (not buffered)
-    streamed: bool
-    #: ``time.perf_counter()`` when the request reached the route
-    received: float = 0.0
-    #: seconds spent waiting on upstreams (connect, send, until the response head)
-    waited: float = 0.0
-    #: the server of the latest try, and the tries made
-    server: Upstream | None = None
-    attempts: int = 0
-    #: the balancer's key for the request
-    key: bytes | None = None
-    #: a streamed body has started to be read: the request cannot be sent again
-    consumed: bool = False
-
-
-@dataclass(slots=True)
-class _Response:
-    conn: UpstreamConnection
-    head: ResponseHead
-    #: the body read so far when buffering (None: streamed)
-    spool: Spool | None = None
 
 
 class ProxyRoute:
@@ -349,7 +299,7 @@ class ProxyRoute:
         idempotent: bool,
         last: bool,
         sent: UpstreamConnection | None = None,
-    ) -> _Response:
+    ) -> Response:
         if sent is None:
             job.server = server
             job.attempts += 1
@@ -492,16 +442,16 @@ class ProxyRoute:
         *,
         idempotent: bool,
         last: bool,
-    ) -> _Response:
+    ) -> Response:
         options = self.options
         if head.status == 101:
             if job.tunnel is None or not conn.upgraded:
                 raise InvalidResponse("upstream switched protocols unasked", sent=True)
-            return _Response(conn, head)
+            return Response(conn, head)
         if head.status in options.retry_statuses and idempotent and not last:
             raise UpstreamError(f"upstream answered {head.status}", sent=True, responded=True)
         if not self.buffered(head):
-            return _Response(conn, head)
+            return Response(conn, head)
         spool = Spool(options.response_buffer_memory, options.temp_dir)
         try:
             while spool.size <= options.response_buffer_max:
@@ -512,7 +462,7 @@ class ProxyRoute:
         except BaseException:
             spool.close()
             raise
-        return _Response(conn, head, spool)
+        return Response(conn, head, spool)
 
     def buffered(self, head: ResponseHead) -> bool:
         options = self.options
@@ -547,7 +497,7 @@ class ProxyRoute:
             upstream = None if server is None else server.address.label
             fields.append(trace_field(self.prefix, upstream=upstream, attempts=job.attempts))
 
-    async def _relay(self, job: Job, server: Upstream, response: _Response) -> None:
+    async def _relay(self, job: Job, server: Upstream, response: Response) -> None:
         conn, head, spool = response.conn, response.head, response.spool
         if head.status == 101:
             server.active -= 1
