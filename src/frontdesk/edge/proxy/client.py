@@ -85,13 +85,28 @@ class ResponseHead:
     keep_alive: bool
 
 
-def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
-    return {
-        token.strip().lower()
-        for name, value in headers
-        if name == b"connection"
-        for token in value.split(b",")
-    }
+_NO_TOKENS: frozenset[bytes] = frozenset()
+# Connection values seen again and again (``keep-alive``), parsed once.
+_TOKENS_CACHE: dict[bytes, frozenset[bytes]] = {}
+
+
+def _tokens_of(value: bytes) -> frozenset[bytes]:
+    tokens = _TOKENS_CACHE.get(value)
+    if tokens is None:
+        tokens = frozenset(token.strip().lower() for token in value.split(b","))
+        if len(value) <= 64:
+            if len(_TOKENS_CACHE) >= 256:
+                _TOKENS_CACHE.clear()
+            _TOKENS_CACHE[value] = tokens
+    return tokens
+
+
+def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    found = _NO_TOKENS
+    for name, value in headers:
+        if name == b"connection":
+            found = found | _tokens_of(value)
+    return found
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -275,12 +290,15 @@ class UpstreamConnection(asyncio.Protocol):
         version = parser.get_http_version()
         content_length: int | None = None
         chunked = False
+        connection = False
         for name, value in headers:
             if name == b"content-length":
                 content_length = int(value)  # llhttp has checked it
             elif name == b"transfer-encoding":
                 chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
-        tokens = _connection_tokens(headers)
+            elif name == b"connection":
+                connection = True
+        tokens = _connection_tokens(headers) if connection else _NO_TOKENS
         keep_alive = b"keep-alive" in tokens if version == "1.0" else b"close" not in tokens
         self._head = ResponseHead(status, version, headers, content_length, chunked, keep_alive)
         if self._head_only and status != 101:

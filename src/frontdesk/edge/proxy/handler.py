@@ -465,6 +465,7 @@ class ProxyRoute:
         return Response(conn, head, spool)
 
     def buffered(self, head: ResponseHead) -> bool:
+        """Whether the response is read whole before the client gets it."""
         options = self.options
         said = accel_buffering(head.headers)
         if said is not None:
