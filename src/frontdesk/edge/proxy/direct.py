@@ -2,11 +2,11 @@
 
 Most proxied requests are small GETs answered by a small response, on a keep-alive
 connection the pool already holds. For those the task of ``handler.py`` (its coroutine
-frames, futures and wake-ups) costs more than the proxying itself. ``Direct.start`` writes
-the request head on the pooled connection at once and sets itself as the connection's
-``watcher``; when the response has arrived whole (head and body, usually in one read) and
-would be buffered in memory anyway, it gives the connection back to the pool and answers the
-client, all from the connection's callback.
+frames, futures and wake-ups) costs more than the proxying itself. ``Direct.start`` sends
+the request head on the pooled connection and sets itself as the connection's ``watcher``;
+when the response has arrived whole (head and body, usually in one read) and would be
+buffered in memory anyway, it gives the connection back to the pool and answers the client,
+all from callbacks.
 
 The request heads written in one pass of the event loop go out together, after it
 (``flush``): an upstream on the same CPU is then woken once for the batch instead of
