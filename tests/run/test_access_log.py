@@ -21,7 +21,7 @@ def test_edge_and_app_log_the_same_request_id(tmp_path: Path) -> None:
     (tmp_path / "static" / "a.txt").write_text("a\n")
     args = ["run", "pool_apps:app", "--app-dir", APPS, "-w", "1", "-b", "127.0.0.1:0"]
     with ServerProcess([*args, "--access-log", "--control-socket", "none"], cwd=tmp_path) as stack:
-        url = stack.url(30)
+        url = stack.url(60)
         response = httpx.get(url + "/page?n=1")
         rid = response.headers["x-request-id"]
         edge_pid = stack.wait_for_line(r"worker (\d+) ready \(edge").group(1)

@@ -50,7 +50,7 @@ def test_run_serves_the_app_and_static_files_behind_the_edge(tmp_path: Path) -> 
     (tmp_path / "static").mkdir()
     (tmp_path / "static" / "site.css").write_text("body { color: teal }\n")
     with _run(tmp_path, "pool_apps:app", "--app-dir", APPS, "-w", "2") as stack:
-        url = stack.url(30)
+        url = stack.url(60)
         stack.wait_for_line(r"app pool_apps \(pool_apps:app\): 2 workers behind the edge")
         with httpx.Client(base_url=url) as client:
             answered = {client.get("/x").text.split()[0] for _ in range(20)}
@@ -71,7 +71,7 @@ def test_run_serves_the_app_and_static_files_behind_the_edge(tmp_path: Path) -> 
 
 def test_every_response_carries_the_journey(tmp_path: Path) -> None:
     with _run(tmp_path, "pool_apps:app", "--app-dir", APPS, "-w", "1") as stack:
-        url = stack.url(30)
+        url = stack.url(60)
         response = httpx.get(url + "/", headers={"Frontdesk-Trace": "1"})
         assert response.status_code == 200
         timing = response.headers["server-timing"]
@@ -87,7 +87,7 @@ def test_term_lets_a_request_in_flight_finish_and_stops_edge_before_apps(tmp_pat
     notes = tmp_path / "notes"
     env = {"POOL_APP_LOG": str(notes)}
     with _run(tmp_path, "pool_apps:app", "--app-dir", APPS, "-w", "1", env=env) as stack:
-        url = stack.url(30)
+        url = stack.url(60)
         results: list[httpx.Response | BaseException] = []
 
         def slow() -> None:
@@ -117,7 +117,7 @@ def test_term_lets_a_request_in_flight_finish_and_stops_edge_before_apps(tmp_pat
 
 def test_ctrl_c_to_the_process_group_stops_everything_cleanly(tmp_path: Path) -> None:
     with _run(tmp_path, "pool_apps:app", "--app-dir", APPS, "-w", "2") as stack:
-        url = stack.url(30)
+        url = stack.url(60)
         assert httpx.get(url + "/").status_code == 200
         pids = _children(stack.proc.pid)
         os.killpg(stack.proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
@@ -129,7 +129,7 @@ def test_ctrl_c_to_the_process_group_stops_everything_cleanly(tmp_path: Path) ->
 
 def test_a_killed_app_worker_is_replaced_and_the_stack_keeps_serving(tmp_path: Path) -> None:
     with _run(tmp_path, "pool_apps:app", "--app-dir", APPS, "-w", "1") as stack:
-        url = stack.url(30)
+        url = stack.url(60)
         first = httpx.get(url + "/").text.split()[0]
         os.kill(int(first), signal.SIGKILL)
         stack.wait_for_line(rf"worker {first} .*(killed|signal)")
@@ -147,7 +147,7 @@ def test_hup_under_load_reloads_both_layers_with_no_failed_request(tmp_path: Pat
     version.write_text("v1")
     env = {"POOL_APP_VERSION_FILE": str(version)}
     with _run(tmp_path, "pool_apps:app", "--app-dir", APPS, "-w", "2", env=env) as stack:
-        url = stack.url(30)
+        url = stack.url(60)
         edge_before = {line for line in stack.output.splitlines() if "ready (edge" in line}
         with Load(url, connections=4, total=6000) as load:
             load.wait_done(500)
@@ -205,7 +205,7 @@ static = "{tmp_path / "public"}"
 """
         )
         with _run(tmp_path, "-c", str(config)) as stack:
-            url = stack.url(30)
+            url = stack.url(60)
             with httpx.Client(base_url=url) as client:
                 root = client.get("/")
                 wsgi = client.get("/w/x")
@@ -241,7 +241,7 @@ mount = "/w"
 """
     )
     with _run(tmp_path, "-c", str(config)) as stack:
-        url = stack.url(30)
+        url = stack.url(60)
         with httpx.Client(base_url=url) as client:
             asgi = client.get("/a/x/y", headers={"X-Forwarded-For": "203.0.113.9"}).json()
             wsgi = client.get("/w/x?q=1").json()
@@ -327,7 +327,7 @@ def test_run_without_an_app_or_with_a_bad_one_is_one_line(tmp_path: Path) -> Non
 
 def test_sigquit_stops_fast(tmp_path: Path) -> None:
     with _run(tmp_path, "pool_apps:app", "--app-dir", APPS, "-w", "1") as stack:
-        stack.url(30)
+        stack.url(60)
         pids = _children(stack.proc.pid)
         started = time.monotonic()
         stack.signal(signal.SIGQUIT)
@@ -365,7 +365,7 @@ def test_reload_restarts_the_stack_when_the_code_changes(tmp_path: Path) -> None
     module.write_text(template % "one")
     args = ["devapp:app", "--app-dir", str(app_dir), "-w", "1", "--reload", "--lifespan", "off"]
     with _run(tmp_path, *args) as stack:
-        url = stack.url(30)
+        url = stack.url(60)
         assert httpx.get(url).text == "one"
         stack.wait_for_line("watching .* for changes")
         module.write_text(template % "two")
@@ -376,7 +376,7 @@ def test_reload_restarts_the_stack_when_the_code_changes(tmp_path: Path) -> None
 
 def test_workers_of_a_killed_supervisor_do_not_outlive_it(tmp_path: Path) -> None:
     with _run(tmp_path, "pool_apps:app", "--app-dir", APPS, "-w", "2") as stack:
-        stack.url(30)
+        stack.url(60)
         pids = _children(stack.proc.pid)
         assert len(pids) == 3
         stack.proc.kill()  # SIGKILL: no chance to stop anyone

@@ -22,7 +22,7 @@ def test_trace_shows_each_layer_its_process_and_its_time(tmp_path: Path) -> None
     (tmp_path / "static" / "a.txt").write_text("a\n")
     args = ["run", "pool_apps:app", "--app-dir", APPS, "-w", "1", "-b", "127.0.0.1:0"]
     with ServerProcess([*args, "--control-socket", "none"], cwd=tmp_path) as stack:
-        url = stack.url(30)
+        url = stack.url(60)
         app_pid = int(stack.wait_for_line(r"worker (\d+) ready \(app:pool_apps").group(1))
         edge_pid = int(stack.wait_for_line(r"worker (\d+) ready \(edge").group(1))
 
