@@ -382,3 +382,18 @@ def test_workers_of_a_killed_supervisor_do_not_outlive_it(tmp_path: Path) -> Non
         stack.proc.kill()  # SIGKILL: no chance to stop anyone
         stack.wait(10)
         _wait(lambda: not any(_alive(pid) for pid in pids), 15, "orphaned workers to exit")
+
+
+def test_a_killed_edge_worker_is_replaced_and_the_address_keeps_answering(
+    tmp_path: Path,
+) -> None:
+    with _run(tmp_path, "pool_apps:app", "--app-dir", APPS, "-w", "1") as stack:
+        url = stack.url(60)
+        edge = int(stack.wait_for_line(r"worker (\d+) ready \(edge").group(1))
+        assert httpx.get(url + "/").status_code == 200
+        os.kill(edge, signal.SIGKILL)
+        stack.wait_for_line(rf"worker {edge} .*(killed|signal)")
+        replacement = stack.wait_for_line(rf"worker (?!{edge}\b)(\d+) ready \(edge", 30)
+        assert int(replacement.group(1)) != edge
+        # The listening socket never closed: the replacement answers on the same address.
+        assert httpx.get(url + "/", timeout=10).status_code == 200
