@@ -49,7 +49,7 @@ from .process import (
 )
 from .proctitle import set_title
 from .rolling import RollingReload
-from .runtime import PidFile
+from .runtime import PidFile, control_path
 
 __all__ = ["Arbiter"]
 
@@ -578,3 +578,17 @@ def _drain(fd: int) -> None:
 
 def _quit_now(signum: int, frame: object) -> None:
     os._exit(0)
+
+
+def arbiter_for(program: Program, control_socket: str, pid_file: str | None) -> Arbiter:
+    """The arbiter of ``program`` with the control socket and pid file the settings name.
+
+    The default control socket (``auto``) may be taken by another server on this machine;
+    then this one runs without. A path the user chose must work.
+    """
+    return Arbiter(
+        program,
+        control_path=control_path(control_socket),
+        control_required=control_socket.strip().lower() != "auto",
+        pid_file=pid_file,
+    )

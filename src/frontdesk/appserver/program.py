@@ -14,7 +14,6 @@ Settings the arbiter itself uses are read at start only; a reload that changes t
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,14 +25,13 @@ from frontdesk.observe.logging import setup_logging
 from frontdesk.sockets import sock_url
 
 from . import systemd
-from .arbiter import Arbiter
+from .arbiter import arbiter_for
 from .listeners import Listeners
 from .logfile import reopen_log_files
 from .memory import freeze_startup_objects
 from .privileges import Identity, resolve_identity
 from .process import WorkerSpec
-from .reload import FileWatcher, require_watchfiles
-from .runtime import control_path
+from .reload import reloader_spec, require_watchfiles
 from .serve import load_app
 from .worker import AppWorker
 
@@ -59,15 +57,7 @@ def run(
     if config.reload:
         require_watchfiles()
     program = AppServer(config, app_path, reload_config=reload_config, config_path=config_path)
-    arbiter = Arbiter(
-        program,
-        control_path=control_path(config.control_socket),
-        # The default path may be taken by another server on this machine; then this one runs
-        # without. A path the user chose must work.
-        control_required=config.control_socket.strip().lower() != "auto",
-        pid_file=config.pid_file,
-    )
-    return arbiter.run()
+    return arbiter_for(program, config.control_socket, config.pid_file).run()
 
 
 class AppServer:
@@ -170,17 +160,5 @@ class AppServer:
             )
         ]
         if config.reload:
-            dirs = [config.app_dir]
-            if self.config_path:
-                dirs.append(os.path.dirname(os.path.abspath(self.config_path)))
-            specs.append(
-                WorkerSpec(
-                    "reloader",
-                    1,
-                    FileWatcher.for_dirs(dirs),
-                    timeout=0,
-                    graceful_timeout=1.0,
-                    rolling=False,
-                )
-            )
+            specs.append(reloader_spec([config.app_dir], self.config_path))
         return specs

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from frontdesk.errors import ConfigError
 
-from .process import WorkerContext
+from .process import WorkerContext, WorkerSpec
 from .proctitle import set_title
 
-__all__ = ["FileWatcher", "require_watchfiles"]
+__all__ = ["FileWatcher", "reloader_spec", "require_watchfiles"]
 
 log = logging.getLogger("frontdesk.reload")
 
@@ -76,3 +76,16 @@ class FileWatcher:
             log.info("%s changed; reloading", shown)
             os.kill(ctx.arbiter_pid, signal.SIGHUP)
         return 0
+
+
+def reloader_spec(app_dirs: Iterable[str], config_path: str | None) -> WorkerSpec:
+    """The ``reloader`` pool: one watcher over the app directories and the config file's.
+
+    Not rolling (a reload keeps it) and not watched by the heartbeat (it has no event loop).
+    """
+    dirs = list(app_dirs)
+    if config_path:
+        dirs.append(os.path.dirname(os.path.abspath(config_path)))
+    return WorkerSpec(
+        "reloader", 1, FileWatcher.for_dirs(dirs), timeout=0, graceful_timeout=1.0, rolling=False
+    )

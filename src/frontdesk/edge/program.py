@@ -21,12 +21,11 @@ import logging
 import socket
 from collections.abc import Callable, Sequence
 
-from frontdesk.appserver.arbiter import Arbiter
+from frontdesk.appserver.arbiter import arbiter_for
 from frontdesk.appserver.listeners import Listeners
 from frontdesk.appserver.logfile import reopen_log_files
 from frontdesk.appserver.privileges import Identity, resolve_identity
 from frontdesk.appserver.process import WorkerSpec
-from frontdesk.appserver.runtime import control_path
 from frontdesk.config.model import Config
 from frontdesk.observe.logging import setup_logging
 
@@ -45,14 +44,7 @@ def run(config: Config, *, reload_config: Callable[[], Config]) -> int:
     """Run the arbiter for the edge until it is stopped; its exit status."""
     setup_logging(config.log_level)
     program = EdgeProgram(config, reload_config=reload_config)
-    arbiter = Arbiter(
-        program,
-        control_path=control_path(config.control_socket),
-        # As for serve: the default path may be another server's; a chosen one must work.
-        control_required=config.control_socket.strip().lower() != "auto",
-        pid_file=config.pid_file,
-    )
-    return arbiter.run()
+    return arbiter_for(program, config.control_socket, config.pid_file).run()
 
 
 def _redirect_config(config: Config) -> Config:

@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 
-from frontdesk.appserver.arbiter import Arbiter
+from frontdesk.appserver.arbiter import arbiter_for
 from frontdesk.appserver.logfile import reopen_log_files
 from frontdesk.appserver.process import WorkerSpec
 from frontdesk.appserver.program import AppServer
-from frontdesk.appserver.reload import FileWatcher, require_watchfiles
-from frontdesk.appserver.runtime import control_path
+from frontdesk.appserver.reload import reloader_spec, require_watchfiles
 from frontdesk.config.model import Config
 from frontdesk.edge.program import EdgeProgram
 from frontdesk.errors import ConfigError
@@ -53,13 +51,7 @@ def run(
     setup_logging(config.log_level)
     program = StackProgram(config, app_path, reload_config=reload_config, config_path=config_path)
     try:
-        arbiter = Arbiter(
-            program,
-            control_path=control_path(config.control_socket),
-            control_required=config.control_socket.strip().lower() != "auto",
-            pid_file=config.pid_file,
-        )
-        return arbiter.run()
+        return arbiter_for(program, config.control_socket, config.pid_file).run()
     finally:
         program.remove_runtime()
 
@@ -107,18 +99,8 @@ class StackProgram:
         specs += _edge_specs(self.edge.start())
         if self.reload:
             # One watcher for the whole stack: a change reloads both layers, like HUP.
-            dirs = [p.config.app_dir for p in self.plan.apps]
-            if self.config_path:
-                dirs.append(os.path.dirname(os.path.abspath(self.config_path)))
             specs.append(
-                WorkerSpec(
-                    "reloader",
-                    1,
-                    FileWatcher.for_dirs(dirs),
-                    timeout=0,
-                    graceful_timeout=1.0,
-                    rolling=False,
-                )
+                reloader_spec([p.config.app_dir for p in self.plan.apps], self.config_path)
             )
         return specs
 
