@@ -119,9 +119,8 @@ def _main(args: list[str], environ: Mapping[str, str], run: _Run) -> int:
 
 
 def _cmd_serve(namespace: argparse.Namespace, config: Config) -> int:
-    app: str = namespace.app
-    if not _APP_PATH.fullmatch(app):
-        raise ConfigError(f"APP {toml_repr(app)}: expected MODULE:ATTRIBUTE, e.g. pkg.web:app")
+    app = _app_arg(namespace)
+    assert app is not None  # serve's APP is not optional
     # Imported here: the server pulls in the event loop and HTTP stack, which `frontdesk
     # settings` and `--help` do not need.
     from frontdesk.appserver.logfile import use_log_file
@@ -141,6 +140,14 @@ def _cmd_serve(namespace: argparse.Namespace, config: Config) -> int:
     from frontdesk.appserver.serve import run
 
     return run(config, app)
+
+
+def _app_arg(namespace: argparse.Namespace) -> str | None:
+    """The APP argument, checked to be MODULE:ATTRIBUTE (the app server imports it later)."""
+    app: str | None = namespace.app
+    if app is not None and not _APP_PATH.fullmatch(app):
+        raise ConfigError(f"APP {toml_repr(app)}: expected MODULE:ATTRIBUTE, e.g. pkg.web:app")
+    return app
 
 
 def _given(namespace: argparse.Namespace) -> dict[str, Any]:
@@ -176,9 +183,7 @@ _NOT_FOR_RUN = ("proxy", "balance", "health_path")
 
 
 def _cmd_run(namespace: argparse.Namespace, config: Config) -> int:
-    app: str | None = namespace.app
-    if app is not None and not _APP_PATH.fullmatch(app):
-        raise ConfigError(f"APP {toml_repr(app)}: expected MODULE:ATTRIBUTE, e.g. pkg.web:app")
+    app = _app_arg(namespace)
     _refuse_edge_proxy(config)
     from frontdesk.appserver.logfile import use_log_file
     from frontdesk.stack.program import run as run_stack
@@ -206,9 +211,7 @@ def _cmd_check(namespace: argparse.Namespace, config: Config) -> int:
     """Validate the config like ``nginx -t``: settings, layout, files, certificates."""
     from frontdesk.stack.check import check
 
-    app: str | None = namespace.app
-    if app is not None and not _APP_PATH.fullmatch(app):
-        raise ConfigError(f"APP {toml_repr(app)}: expected MODULE:ATTRIBUTE, e.g. pkg.web:app")
+    app = _app_arg(namespace)
     what = check(config, app)
     where = namespace.config or os.environ.get(CONFIG_ENV) or "the settings"
     sys.stdout.write(f"{where}: ok ({what})\n")
@@ -244,9 +247,7 @@ def _cmd_export(namespace: argparse.Namespace, config: Config) -> int:
     """Write the config of another tool doing the same job: nginx, systemd, Kubernetes."""
     from frontdesk.stack import export
 
-    app: str | None = namespace.app
-    if app is not None and not _APP_PATH.fullmatch(app):
-        raise ConfigError(f"APP {toml_repr(app)}: expected MODULE:ATTRIBUTE, e.g. pkg.web:app")
+    app = _app_arg(namespace)
     path = namespace.config or os.environ.get(CONFIG_ENV) or None
     config_path = os.path.abspath(path) if path else None
     files: dict[str, str]
