@@ -6,6 +6,9 @@ import collections
 from pathlib import Path
 
 import httpx
+import pytest
+
+from frontdesk.errors import ConfigError
 
 from tests.support.processes import REPO, ServerProcess
 
@@ -82,3 +85,43 @@ methods = ["get", "OPTIONS"]
             status = get("/healthz", "anything")
             assert (status.status_code, status.text) == (200, "ok\n")
             assert client.post("/healthz").status_code == 405
+
+
+def test_upstream_retry_and_health_options_reach_the_proxy(tmp_path: Path) -> None:
+    from frontdesk.config import load_config
+    from frontdesk.edge.run import edge_spec
+    from frontdesk.edge.site import build_site
+
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        """\
+[[upstreams]]
+name = "api"
+servers = ["127.0.0.1:9001", "127.0.0.1:9002"]
+mount = "/"
+max_tries = 2
+retry_timeout = 3.5
+retry_statuses = [502, "503"]
+send_timeout = 7
+health_path = "/up"
+health_interval = 1.5
+health_rise = 4
+health_fall = 5
+"""
+    )
+    site = build_site(edge_spec(load_config(config_path=str(config))))
+    (route,) = site.routes
+    options = route.options
+    assert (options.max_tries, options.retry_timeout) == (2, 3.5)
+    assert options.retry_statuses == frozenset({502, 503})
+    assert options.send_timeout == 7.0
+    (checker,) = site.checkers
+    check = checker.check
+    assert (check.path, check.interval, check.rise, check.fall) == ("/up", 1.5, 4, 5)
+    for files in site.statics:
+        files.close()
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(config.read_text().replace("[502, ", "[404, "))
+    with pytest.raises(ConfigError, match=r"retry_statuses = .*a 5xx status"):
+        load_config(config_path=str(bad))

@@ -111,6 +111,14 @@ class UpstreamEntry:
     fail_timeout: float = 10.0
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
+    send_timeout: float = 60.0
+    max_tries: int = 0  # 0: each server of the group once at most
+    retry_timeout: float = 0.0  # 0: no bound but max_tries
+    retry_statuses: tuple[int, ...] = ()
+    health_interval: float = 5.0
+    health_timeout: float = 2.0
+    health_rise: int = 2
+    health_fall: int = 3
     request_buffering: bool = True
     response_buffering: bool = True
     strip_prefix: bool = False
@@ -254,7 +262,23 @@ class _HashKey(Str):
         raise self.expected()
 
 
+class _Status(Str):
+    def __init__(self) -> None:
+        super().__init__("a 5xx status, like 502", "STATUS")
+
+    def parse(self, text: str) -> str:
+        if not re.fullmatch(r"5[0-9][0-9]", text.strip()):
+            raise self.expected()
+        return text.strip()
+
+    def from_toml(self, value: object) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        return super().from_toml(value)
+
+
 _HOSTS = ListOf(_Host(), allow_empty=True)
+_STATUSES = ListOf(_Status(), allow_empty=True)
 _METHODS = ListOf(_Method())
 
 _APP_KEYS: dict[str, _Key] = {
@@ -295,6 +319,25 @@ _UPSTREAM_KEYS: dict[str, _Key] = {
     "read_timeout": _Key(
         Seconds(0.0, exclusive=True), "seconds of upstream silence before 504; default 60"
     ),
+    "send_timeout": _Key(
+        Seconds(0.0, exclusive=True), "seconds a write upstream may wait before 504; default 60"
+    ),
+    "max_tries": _Key(
+        Int(low=0, high=100), "servers one request may try (0: each once at most); default 0"
+    ),
+    "retry_timeout": _Key(
+        Seconds(0.0), "seconds within which a retry may start (0: no bound); default 0"
+    ),
+    "retry_statuses": _Key(
+        _STATUSES,
+        "upstream 5xx statuses answered by trying another server (idempotent requests only)",
+    ),
+    "health_interval": _Key(
+        Seconds(0.0, exclusive=True), "seconds between health probes; default 5"
+    ),
+    "health_timeout": _Key(Seconds(0.0, exclusive=True), "seconds a probe may take; default 2"),
+    "health_rise": _Key(Int(low=1), "good probes that bring a server back; default 2"),
+    "health_fall": _Key(Int(low=1), "failed probes that take a server out; default 3"),
     "request_buffering": _Key(Bool(), "read the whole body before going upstream; default true"),
     "response_buffering": _Key(Bool(), "read the whole response first; default true"),
     "strip_prefix": _Key(Bool(), "remove the route's prefix from the path sent; default false"),
@@ -497,6 +540,14 @@ def _upstream(reader: _Reader, path: KeyPath, v: dict[str, Any]) -> UpstreamEntr
         fail_timeout=v.get("fail_timeout", 10.0),
         connect_timeout=v.get("connect_timeout", 5.0),
         read_timeout=v.get("read_timeout", 60.0),
+        send_timeout=v.get("send_timeout", 60.0),
+        max_tries=v.get("max_tries", 0),
+        retry_timeout=v.get("retry_timeout", 0.0),
+        retry_statuses=tuple(int(x) for x in v.get("retry_statuses", ())),
+        health_interval=v.get("health_interval", 5.0),
+        health_timeout=v.get("health_timeout", 2.0),
+        health_rise=v.get("health_rise", 2),
+        health_fall=v.get("health_fall", 3),
         request_buffering=v.get("request_buffering", True),
         response_buffering=v.get("response_buffering", True),
         strip_prefix=v.get("strip_prefix", False),
@@ -653,6 +704,14 @@ def layout_as_toml(layout: Layout) -> str:
                     ("fail_timeout", up.fail_timeout),
                     ("connect_timeout", up.connect_timeout),
                     ("read_timeout", up.read_timeout),
+                    ("send_timeout", up.send_timeout),
+                    ("max_tries", up.max_tries),
+                    ("retry_timeout", up.retry_timeout),
+                    ("retry_statuses", list(up.retry_statuses)),
+                    ("health_interval", up.health_interval),
+                    ("health_timeout", up.health_timeout),
+                    ("health_rise", up.health_rise),
+                    ("health_fall", up.health_fall),
                     ("request_buffering", up.request_buffering),
                     ("response_buffering", up.response_buffering),
                     ("strip_prefix", up.strip_prefix),

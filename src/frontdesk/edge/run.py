@@ -23,6 +23,7 @@ from frontdesk.config.bind import BindAddress, parse_bind
 from frontdesk.config.layout import UpstreamEntry
 from frontdesk.config.model import Config
 from frontdesk.edge.filters.redirect import HttpsRedirect
+from frontdesk.edge.proxy import HealthCheck
 from frontdesk.edge.site import (
     EdgeSpec,
     ProxySpec,
@@ -122,6 +123,16 @@ def _proxy_spec(prefix: str, hosts: tuple[str, ...], upstream: UpstreamEntry) ->
         fail_timeout=upstream.fail_timeout,
         connect_timeout=upstream.connect_timeout,
         read_timeout=upstream.read_timeout,
+        send_timeout=upstream.send_timeout,
+        max_tries=upstream.max_tries,
+        retry_timeout=upstream.retry_timeout,
+        retry_statuses=upstream.retry_statuses,
+        health=HealthCheck(
+            interval=upstream.health_interval,
+            timeout=upstream.health_timeout,
+            rise=upstream.health_rise,
+            fall=upstream.health_fall,
+        ),
         request_buffering=upstream.request_buffering,
         response_buffering=upstream.response_buffering,
         strip_prefix=upstream.strip_prefix,

@@ -7,6 +7,7 @@ with it (active health checks, upstream pools, open-file caches).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -61,6 +62,11 @@ class ProxySpec:
     fail_timeout: float = 10.0
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
+    send_timeout: float = 60.0
+    max_tries: int = 0
+    retry_timeout: float = 0.0
+    retry_statuses: tuple[int, ...] = ()
+    health: HealthCheck = field(default_factory=HealthCheck)  # its path is health_path's
     request_buffering: bool | None = None  # None: the site's setting
     response_buffering: bool | None = None
     strip_prefix: bool = False
@@ -172,11 +178,16 @@ def build_site(spec: EdgeSpec) -> Site:
             if proxy.group:
                 groups[proxy.group] = group
             if proxy.health_path:
-                site.checkers.append(HealthChecker(group, HealthCheck(path=proxy.health_path)))
+                check = dataclasses.replace(proxy.health, path=proxy.health_path)
+                site.checkers.append(HealthChecker(group, check))
         options = ProxyOptions(
             trusted=trusted,
             connect_timeout=proxy.connect_timeout,
             read_timeout=proxy.read_timeout,
+            send_timeout=proxy.send_timeout,
+            max_tries=proxy.max_tries,
+            retry_timeout=proxy.retry_timeout,
+            retry_statuses=frozenset(proxy.retry_statuses),
             request_buffering=(
                 spec.request_buffering
                 if proxy.request_buffering is None
