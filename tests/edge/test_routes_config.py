@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from frontdesk.errors import ConfigError
-
 from tests.support.processes import REPO, ServerProcess
 
 APPS = str(REPO / "tests" / "appserver" / "apps")
