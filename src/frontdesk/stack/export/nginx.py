@@ -466,13 +466,19 @@ class _Writer:
             if proxy.response_buffering is None
             else proxy.response_buffering
         )
+        # As the edge retries: connect errors, resets and the configured statuses, idempotent
+        # requests only (nginx's default for non_idempotent), bounded in tries and time.
+        retry = ["error", "timeout", *(f"http_{status}" for status in proxy.retry_statuses)]
         return [
             f"proxy_pass {target};",
             f"proxy_connect_timeout {duration(proxy.connect_timeout)};",
             f"proxy_read_timeout {duration(proxy.read_timeout)};",
-            f"proxy_send_timeout {duration(proxy.read_timeout)};",
+            f"proxy_send_timeout {duration(proxy.send_timeout)};",
             f"proxy_buffering {on_off(response_buffering)};",
             f"proxy_request_buffering {on_off(request_buffering)};",
+            f"proxy_next_upstream {' '.join(retry)};",
+            f"proxy_next_upstream_tries {proxy.max_tries};",
+            f"proxy_next_upstream_timeout {duration(proxy.retry_timeout)};",
         ]
 
 
