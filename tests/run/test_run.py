@@ -397,3 +397,28 @@ def test_a_killed_edge_worker_is_replaced_and_the_address_keeps_answering(
         assert int(replacement.group(1)) != edge
         # The listening socket never closed: the replacement answers on the same address.
         assert httpx.get(url + "/", timeout=10).status_code == 200
+
+
+def test_user_runs_both_layers_as_that_user(tmp_path: Path) -> None:
+    import pwd
+    import shutil
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch users")
+    nobody = pwd.getpwnam("nobody")
+    # nobody imports the app: give it a copy where nobody can read it.
+    readable = Path(tempfile.mkdtemp(prefix="frontdesk-nobody-"))
+    readable.chmod(0o755)
+    shutil.copy(Path(APPS) / "pool_apps.py", readable / "pool_apps.py")
+    (readable / "pool_apps.py").chmod(0o644)
+    try:
+        args = ["pool_apps:app", "--app-dir", str(readable), "-w", "1", "--user", "nobody"]
+        with _run(tmp_path, *args) as stack:
+            url = stack.url(60)
+            assert httpx.get(url + "/").status_code == 200
+            for pid in _children(stack.proc.pid):
+                assert os.stat(f"/proc/{pid}").st_uid == nobody.pw_uid
+            assert os.stat(f"/proc/{stack.proc.pid}").st_uid == 0
+    finally:
+        shutil.rmtree(readable, ignore_errors=True)

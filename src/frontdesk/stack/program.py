@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -97,12 +98,23 @@ class StackProgram:
         for plan, app in zip(self.plan.apps, self.apps, strict=True):
             specs += _named(app.start(), plan.entry.name)
         specs += _edge_specs(self.edge.start())
+        self._hand_runtime_to_workers()
         if self.reload:
             # One watcher for the whole stack: a change reloads both layers, like HUP.
             specs.append(
                 reloader_spec([p.config.app_dir for p in self.plan.apps], self.config_path)
             )
         return specs
+
+    def _hand_runtime_to_workers(self) -> None:
+        """With --user/--group the workers are not the arbiter that bound the app sockets:
+        the runtime directory and the sockets become theirs, still private to that user."""
+        identity = self.edge.identity
+        if identity is None or (identity.uid, identity.gid) == (os.getuid(), os.getgid()):
+            return
+        os.chown(self.runtime, identity.uid, identity.gid)
+        for plan in self.plan.apps:
+            os.chown(plan.socket, identity.uid, identity.gid)
 
     def prepare_reload(self) -> Sequence[WorkerSpec]:
         plan = plan_stack(self.reload_config(), self.app_path, self.runtime)
