@@ -94,6 +94,7 @@ class HttpConnection(asyncio.Protocol):
         "limits",
         "loop",
         "native_sendfile",
+        "sendfile_fd",
         "server_address",
         "server_set",
         "ssl_object",
@@ -123,7 +124,10 @@ class HttpConnection(asyncio.Protocol):
         self._drain_waiters: list[asyncio.Future[None]] = []
         self.write_paused = False
         #: whether loop.sendfile works on this transport (plain asyncio, no TLS); learnt once
-        self.native_sendfile = True
+        self.native_sendfile = isinstance(self.loop, asyncio.BaseEventLoop)
+        #: the socket's descriptor for zero-copy sendfile around the transport (see
+        #: ``direct_fd``): -2 not looked up yet, -1 not available (TLS, no socket)
+        self.sendfile_fd = -2
         self.closed = False
         self.client: tuple[str, int] | None = None
         self.server_address: tuple[str, int | None] | None = None
@@ -266,8 +270,36 @@ class HttpConnection(asyncio.Protocol):
         if transport is not None and not self.closed:
             transport.write(data)
 
+    def direct_fd(self) -> int:
+        """The socket's descriptor, for ``os.sendfile`` around a plain transport; -1 if none.
+
+        Only for a loop without ``loop.sendfile`` (uvloop) and a connection without TLS. The
+        descriptor is the transport's: write to it only while ``transport.is_closing()`` is
+        false (the number may be reused once the transport has closed it) and while the
+        transport's write buffer is empty (bytes queued there must go out first).
+        """
+        fd = self.sendfile_fd
+        if fd == -2:
+            fd = -1
+            transport = self.transport
+            if transport is not None and self.ssl_object is None:
+                sock = transport.get_extra_info("socket")
+                try:
+                    fd = int(sock.fileno()) if sock is not None else -1
+                except (AttributeError, OSError, ValueError):
+                    fd = -1
+            self.sendfile_fd = fd
+        return fd
+
     def add_drain_waiter(self, waiter: asyncio.Future[None]) -> None:
         self._drain_waiters.append(waiter)
+
+    def discard_drain_waiter(self, waiter: asyncio.Future[None]) -> None:
+        """Forget a waiter woken some other way (it must not pile up on a long connection)."""
+        try:
+            self._drain_waiters.remove(waiter)
+        except ValueError:
+            pass
 
     def body_consumed(self, exchange: Exchange) -> None:
         if self._paused & PAUSE_BODY and exchange.buffered <= self.limits.write_buffer_low:

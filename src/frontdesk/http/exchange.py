@@ -4,7 +4,13 @@ A handler (the ASGI or WSGI layer, the edge's proxy, a static file route) receiv
 ``Exchange`` when it is the request's turn, reads the body with ``read()``, and answers with
 ``start()`` then ``write()``/``end()``. The exchange owns the response framing: it picks
 Content-Length, chunked or close-delimited, strips bodies where HTTP forbids them, holds an app
-to the length it declared, and adds Date, Server and Connection.
+to the length it declared, and adds Date, Server and Connection. A head answered again and
+again (a static file's, an error page's) is checked and encoded once into a ``PreparedHead``
+and started with ``start_prepared()``.
+
+``received`` and ``received_at`` stamp the moment the request head was parsed (the
+exchange is made then), on the ``perf_counter`` and the wall clock, so any layer can measure
+from it without a clock call of its own.
 
 Invariants:
 - all methods run on the connection's event loop thread;
@@ -17,10 +23,14 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable, Sequence
+from time import perf_counter
+from time import time as wall_time
 from typing import TYPE_CHECKING, BinaryIO
 
 from frontdesk.errors import ClientDisconnected, LocalProtocolError, ProtocolError
+from frontdesk.http.prepared import PreparedHead, take_framing
 from frontdesk.http.rules import NO_BODY_STATUSES, status_line
+from frontdesk.http.sendfile import file_descriptor, send_direct
 from frontdesk.http.writer import (
     CHUNKED_FIELD,
     CLOSE_FIELD,
@@ -63,6 +73,8 @@ class Exchange:
         "_waiter",
         "finished",
         "keep_alive",
+        "received",
+        "received_at",
         "request",
         "started",
         "status",
@@ -70,6 +82,12 @@ class Exchange:
     )
 
     def __init__(self, conn: HttpConnection, request: Request) -> None:
+        #: ``time.perf_counter()`` when the request head had been parsed: measure a layer's
+        #: time from here (it includes any wait behind pipelined requests)
+        self.received = perf_counter()
+        #: ``time.time()`` at the same moment: seconds since the epoch, for logs and for
+        #: fields such as ``X-Request-Start``
+        self.received_at = wall_time()
         self._conn = conn
         self.request = request
         self._body: deque[bytes] = deque()
@@ -224,51 +242,67 @@ class Exchange:
         line = status_line(status)  # raises ValueError on a malformed status
         if status < 200:
             raise LocalProtocolError(f"{status} is not a final status")
-        # Decided into locals and committed at the end: a start refused (a bad field) leaves
-        # the exchange unstarted, so the app can still answer, with a 500 say.
-        remaining = -1
-        framing = _UNDECIDED
-        keep_alive = self.keep_alive
-        fields: list[tuple[bytes, bytes]] = []
-        for name, value in headers:
-            key = name.lower()
-            if key == b"content-length":
-                if status == 204:
-                    continue  # RFC 9110 8.6: never a Content-Length on a 204
-                if not value.isdigit():
-                    raise LocalProtocolError(f"invalid Content-Length {value!r}")
-                length = int(value)
-                if remaining >= 0 and length != remaining:
-                    raise LocalProtocolError("differing Content-Length values")
-                remaining = length
-                framing = _LENGTH
-                continue  # written with the framing fields, once
-            elif key == b"connection":
-                if b"close" in value.lower():
-                    keep_alive = False
-                continue  # ours to write
-            elif key == b"transfer-encoding" or key == b"keep-alive":
-                continue  # framing is the server's to choose
-            fields.append((name, value))
+        # Decided first and committed at the end: a start refused (a bad field) leaves the
+        # exchange unstarted, so the app can still answer, with a 500 say.
+        fields, remaining, close = take_framing(status, headers)
         trip = self.trip
         if trip is not None:
             fields += trip.head_fields()
+        self._commit(status, line, encode_fields(fields), remaining, close, trailers)
+
+    def start_prepared(
+        self,
+        head: PreparedHead,
+        extra: list[tuple[bytes, bytes]] | None = None,
+        *,
+        trailers: bool = False,
+    ) -> None:
+        """Begin the final response from ``head``, whose fields were checked and encoded once.
+
+        ``extra``: fields of this response only (a timing, a request id), checked as
+        ``start`` checks them and written after ``head``'s. Everything else is ``start``'s:
+        framing, Date, Server, Connection, the journey's fields, HEAD and no-body statuses.
+        """
+        if self.started:
+            raise LocalProtocolError("response already started")
+        if self._conn.closed:
+            raise ClientDisconnected("client disconnected")
+        status = head.status
+        block = head.block
+        remaining = head.length
+        close = head.close
+        if extra:
+            fields, length, more_close = take_framing(status, extra)
+            if length >= 0:
+                if remaining >= 0 and length != remaining:
+                    raise LocalProtocolError("differing Content-Length values")
+                remaining = length
+            close = close or more_close
+            if fields:
+                block += encode_fields(fields)
+        trip = self.trip
+        if trip is not None:
+            block += encode_fields(trip.head_fields())
+        self._commit(status, head.line, block, remaining, close, trailers)
+
+    def _commit(
+        self, status: int, line: bytes, block: bytes, remaining: int, close: bool, trailers: bool
+    ) -> None:
+        """The response has started: its head, all but the framing fields, is ready."""
         conn = self._conn
-        if not conn.keep_alive_allowed():
-            keep_alive = False
-        head = [line, conn.date_field]
+        keep_alive = self.keep_alive and not close and conn.keep_alive_allowed()
         if conn.limits.server_header:
-            head.append(SERVER_FIELD)
-        head.append(encode_fields(fields))
+            self._head = line + conn.date_field + SERVER_FIELD + block
+        else:
+            self._head = line + conn.date_field + block
         self.started = True
         self.status = status
         self._prefer_chunked = trailers and self.request.accepts_trailers
         if status in NO_BODY_STATUSES:
             self._no_body = True
         self._remaining = remaining
-        self._framing = framing
+        self._framing = _LENGTH if remaining >= 0 else _UNDECIDED
         self.keep_alive = keep_alive
-        self._head = b"".join(head)
 
     def _finish_head(self, final_size: int | None) -> bytes:
         """The head with its framing fields, decided now that the first bytes are known."""
@@ -420,24 +454,50 @@ class Exchange:
             return
         if self._framing == _CHUNKED:
             prefix += b"%x\r\n" % count
+        try:
+            await self._send_file(prefix, file, offset, count)
+        except LocalProtocolError:
+            # The file ended before ``count`` bytes: the framing promised more than will come.
+            self.abort()
+            raise
+        if self._framing == _CHUNKED:
+            conn.write(CRLF)
+
+    async def _send_file(self, prefix: bytes, file: BinaryIO, offset: int, count: int) -> None:
+        """``prefix`` then the file range: zero-copy where possible, else copied in pieces."""
+        conn = self._conn
+        if not conn.native_sendfile:
+            sock_fd = conn.direct_fd()
+            file_fd = file_descriptor(file) if sock_fd >= 0 else -1
+            if file_fd >= 0:
+                await send_direct(conn, prefix, sock_fd, file_fd, offset, count)
+                return
         if prefix:
             conn.write(prefix)
         await self.drain()
         try:
             if conn.native_sendfile:
-                await conn.loop.sendfile(conn.transport, file, offset, count, fallback=False)
+                assert conn.transport is not None
+                sent = await conn.loop.sendfile(conn.transport, file, offset, count, fallback=False)
+                if sent < count:
+                    if conn.closed or conn.transport.is_closing():
+                        raise ClientDisconnected("client disconnected")
+                    raise LocalProtocolError("file shorter than the length being sent")
             else:
                 await self._copy_file(file, offset, count)
         except (NotImplementedError, asyncio.SendfileNotAvailableError):
-            # Raised before anything is sent (uvloop has no sendfile; TLS transports cannot).
+            # Raised before anything is sent (TLS transports cannot; a file without a
+            # descriptor cannot).
             conn.native_sendfile = False
             await self._copy_file(file, offset, count)
-        except (ConnectionError, RuntimeError) as exc:
+        except ConnectionError as exc:
+            # The socket failed under loop.sendfile: the transport may not know yet.
+            conn.abort()
+            raise ClientDisconnected("client disconnected") from exc
+        except RuntimeError as exc:
             if conn.closed:
                 raise ClientDisconnected("client disconnected") from exc
             raise
-        if self._framing == _CHUNKED:
-            conn.write(CRLF)
 
     async def _copy_file(self, file: BinaryIO, offset: int, count: int) -> None:
         """Send a file range through the transport in pieces, under write back-pressure."""

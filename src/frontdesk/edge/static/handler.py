@@ -49,6 +49,7 @@ from frontdesk.edge.static.paths import Located, MountPoint, PathRefused, encode
 from frontdesk.edge.static.ranges import ByteRange, multipart, parse_range
 from frontdesk.errors import ClientDisconnected, ConfigError, LocalProtocolError
 from frontdesk.http.exchange import Exchange
+from frontdesk.http.prepared import PreparedHead
 from frontdesk.http.rules import reason_phrase
 from frontdesk.interfaces.proxy import TrustedProxies
 
@@ -88,7 +89,7 @@ Headers = list[tuple[bytes, bytes]]
 class _Ready:
     """A file's 200 answer, prepared while its cache entry stays valid."""
 
-    __slots__ = ("body", "entry", "expires", "fields", "head_fields", "vary")
+    __slots__ = ("body", "entry", "expires", "head", "sized_head", "vary")
 
     def __init__(
         self,
@@ -100,10 +101,11 @@ class _Ready:
         expires: float,
     ) -> None:
         self.entry = entry
-        #: the fields of a GET answer with ``body`` (the core adds its Content-Length)
-        self.fields = fields
-        #: the fields with Content-Length (HEAD, and a body sent by sendfile)
-        self.head_fields = [*fields, (b"content-length", b"%d" % size)]
+        #: the head of a GET answer with ``body`` (the core adds its Content-Length), its
+        #: fields checked and encoded once (raises LocalProtocolError on a bad field)
+        self.head = PreparedHead(200, fields)
+        #: the head with Content-Length (HEAD, and a body sent by sendfile)
+        self.sized_head = PreparedHead(200, [*fields, (b"content-length", b"%d" % size)])
         #: the whole file when small; None: sent from the descriptor
         self.body = body
         self.vary = vary
@@ -196,22 +198,23 @@ class StaticFiles:
             if name in _NOT_READY or (vary and name == b"accept-encoding"):
                 return False
         body = ready.body
-        fields = ready.head_fields if method == "HEAD" or body is None else ready.fields
+        head = ready.sized_head if method == "HEAD" or body is None else ready.head
         fd = -1
         if body is None and method == "GET":
             try:
                 fd = self.cache.acquire(ready.entry)
             except OSError:
                 return False  # the full way says why
+        extra = None
         if self.server_timing:
-            fields = [*fields, (b"server-timing", timing_entry(time.perf_counter() - received))]
+            extra = [(b"server-timing", timing_entry(time.perf_counter() - received))]
         self.ready_answers += 1
         if fd < 0:
-            exchange.start(200, fields)
+            _start_prepared(exchange, head, extra)
             exchange.end(b"" if body is None else body)
             return True
         try:
-            exchange.start(200, fields)
+            _start_prepared(exchange, head, extra)
         except BaseException:
             self.cache.release(ready.entry)
             raise
@@ -475,9 +478,13 @@ class StaticFiles:
         if not entry.cached:
             return  # caching is off, or the entry is already being replaced
         expires = min(entry.expires, self._root_expires)
+        try:
+            ready = _Ready(entry, fields, size, body, vary, expires)
+        except LocalProtocolError:
+            return  # a field the core refuses: the full way answers (and says why)
         if len(self._ready) >= READY_MAX:
             self._ready.clear()
-        self._ready[path] = _Ready(entry, fields, size, body, vary, expires)
+        self._ready[path] = ready
 
     def _spawn(
         self,
@@ -487,7 +494,8 @@ class StaticFiles:
         parts: Sequence[tuple[bytes, ByteRange]],
         tail: bytes,
     ) -> None:
-        task = asyncio.get_running_loop().create_task(self._send(exchange, entry, fd, parts, tail))
+        loop = exchange.server_set.loop
+        task = loop.create_task(self._send(exchange, entry, fd, parts, tail))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -504,11 +512,9 @@ class StaticFiles:
             for head, part in parts:
                 if head:
                     exchange.write(head)
+                # A file cut short under the response raises LocalProtocolError (the core
+                # checks the count it sent against the count the framing promised).
                 await exchange.sendfile(view, part.first, part.length)
-            # Native sendfile stops quietly at a shortened end of file; the count already
-            # went into the framing, so a file truncated under us must end the connection.
-            if os.fstat(fd).st_size <= max(item.last for _, item in parts):
-                raise LocalProtocolError("file truncated while being sent")
             exchange.end(tail)
         except ClientDisconnected:
             pass
@@ -521,6 +527,15 @@ class StaticFiles:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _start_prepared(exchange: Exchange, head: PreparedHead, extra: Headers | None) -> None:
+    """Start from a prepared head; a filter's wrapper (which rewrites heads in ``start``)
+    gets the fields through ``start``."""
+    if type(exchange) is Exchange:
+        exchange.start_prepared(head, extra)
+    else:
+        exchange.start(head.status, [*head.fields, *(extra or ())])
 
 
 def _status_for(entry: Entry) -> int:
