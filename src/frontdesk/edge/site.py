@@ -28,6 +28,8 @@ from frontdesk.edge.proxy import (
     UpstreamGroup,
     balancer_named,
 )
+from frontdesk.edge.proxy.queue import SlotQueue
+from frontdesk.edge.proxy.upstream import ServerParameters
 from frontdesk.edge.router import MethodGuard, Mount, Route, Router, StatusRoute
 from frontdesk.edge.static import StaticFiles
 from frontdesk.errors import ConfigError
@@ -132,16 +134,27 @@ def _group(spec: ProxySpec) -> UpstreamGroup:
         raise ConfigError(f"{what}: no upstream servers")
     weights = spec.weights or (1,) * len(spec.servers)
     try:
+        parameters = [ServerParameters.parse(server) for server in spec.servers]
         servers = [
             Upstream(
-                address, weight=weight, max_fails=spec.max_fails, fail_timeout=spec.fail_timeout
+                server.address,
+                weight=weight,
+                max_fails=spec.max_fails,
+                fail_timeout=spec.fail_timeout,
+                max_conns=server.max_conns,
+                wsgi_only=server.wsgi_only,
             )
-            for address, weight in zip(spec.servers, weights, strict=True)
+            for server, weight in zip(parameters, weights, strict=True)
         ]
+        timeouts = [p.queue_timeout for p in parameters if p.queue_timeout is not None]
+        queue = SlotQueue(
+            timeout=min(timeouts, default=SlotQueue.DEFAULT_TIMEOUT),
+            overflow=any(p.overflow for p in parameters),
+        )
         balance = spec.balance
         if balance == "round-robin" and any(weight != 1 for weight in weights):
             balance = "weighted"  # as nginx's round-robin, weights given are weights used
-        return UpstreamGroup(servers, balancer_named(balance, hash_key=spec.hash_key))
+        return UpstreamGroup(servers, balancer_named(balance, hash_key=spec.hash_key), queue=queue)
     except ValueError as exc:
         raise ConfigError(f"{what}: {exc}") from None
 

@@ -36,6 +36,11 @@ __all__ = ["AppPlan", "StackPlan", "app_entries", "plan_stack"]
 #: where ``frontdesk run`` looks for static files when no route says otherwise
 DEFAULT_STATIC_DIR = "static"
 DEFAULT_STATIC_PREFIX = "/static/"
+#: requests the edge sends an app at once, per worker (and thread): enough for the worker to
+#: find the next one waiting as it finishes one, few enough that the rest wait at the edge
+_REQUESTS_PER_WORKER = 8
+#: seconds a request waits at the edge for a slot before it is sent past the cap anyway
+_QUEUE_TIMEOUT = 0.1
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ def _edge_config(config: Config, apps: tuple[AppPlan, ...]) -> Config:
     app_upstreams = tuple(
         UpstreamEntry(
             name=plan.entry.name,
-            servers=(ServerEntry(f"unix:{plan.socket}"),),
+            servers=(ServerEntry(_app_server(plan)),),
             mount=plan.entry.mount,
             hosts=plan.entry.hosts,
             methods=plan.entry.methods,
@@ -142,6 +147,29 @@ def _edge_config(config: Config, apps: tuple[AppPlan, ...]) -> Config:
             sources=layout.sources,
         ),
     )
+
+
+def _app_server(plan: AppPlan) -> str:
+    """The edge's server entry for a WSGI app's socket, with a cap on the requests sent at once.
+
+    All of an app's workers accept on its one socket, and a kept-alive connection stays with
+    the worker that accepted it. Without a cap the edge writes every request at once, each
+    on some pooled connection, where it waits for that connection's worker, busy or not (a
+    WSGI worker serves one request at a time, or one per thread). With ``max_conns`` the
+    rest wait at the edge, first come first served, for the first slot to free: one queue
+    for all the workers, as gunicorn's accept queue is. An ASGI app serves many requests at
+    once and is better fed whole batches, so the cap waits until the app server says which
+    interface it runs (``wsgi_only``: the edge asks with ``Frontdesk-Trace``), unless the
+    config says so. ``overflow`` keeps the cap soft: slow requests holding every slot delay
+    the others by ``queue_timeout`` at most.
+    """
+    config = plan.config
+    address = f"unix:{plan.socket}"
+    if config.interface not in ("auto", "wsgi"):
+        return address
+    cap = config.workers * max(1, config.threads) * _REQUESTS_PER_WORKER
+    when = " wsgi_only" if config.interface == "auto" else ""
+    return f"{address} max_conns={cap}{when} queue_timeout={_QUEUE_TIMEOUT} overflow"
 
 
 def _wants_default_static(routes: tuple[RouteEntry, ...]) -> bool:

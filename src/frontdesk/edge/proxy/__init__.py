@@ -3,6 +3,7 @@
 - ``upstream``: servers (TCP or unix socket), their passive health, and groups of them;
 - ``balancer``: round-robin, smooth weighted round-robin, least-connections, consistent hash;
 - ``pool``: keep-alive connections per server;
+- ``queue``: requests waiting for a slot when every server is at its ``max_conns``;
 - ``client``: one upstream connection, responses parsed by httptools;
 - ``health``: active HTTP health checks;
 - ``headers``: hop-by-hop fields dropped, forwarding fields set;

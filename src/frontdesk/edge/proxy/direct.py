@@ -63,10 +63,11 @@ class Direct:
 
     @classmethod
     def start(cls, route: ProxyRoute, job: Job, server: Upstream, conn: UpstreamConnection) -> bool:
-        """Send ``job``'s request (it has no body) on the idle ``conn`` to ``server``.
+        """Send ``job``'s request (it has no body) on the idle ``conn`` to ``server``, whose
+        ``active`` already counts it.
 
         False when the connection turned out closed: nothing was sent, ``conn`` is aborted
-        and the request is the caller's to send another way.
+        and the request is the caller's to send another way (still counted).
         """
         transport = conn.transport
         if not conn.usable or transport is None or transport.is_closing():
@@ -74,7 +75,6 @@ class Direct:
             return False
         head = route.request_head(job, server)
         conn.begin(job.exchange.request.method)
-        server.active += 1
         job.server = server
         job.attempts += 1
         route.stats.reused_connections += 1
@@ -97,10 +97,10 @@ class Direct:
         try:
             conn.write(head)
         except UpstreamError:
-            # Closed under us with nothing sent: the task sends the request afresh.
+            # Closed under us with nothing sent: the task sends the request afresh, on the
+            # same server (its slot kept).
             self._stop()
             conn.abort()
-            self.server.active -= 1
             self.job.attempts -= 1
             self.route.spawn(self.job, self.server, None)
 
@@ -129,7 +129,7 @@ class Direct:
         """The route is closing: drop the request and its connection."""
         self._stop()
         self.conn.abort()
-        self.server.active -= 1
+        self.server.release()
         exchange = self.job.exchange
         if not exchange.finished:
             exchange.abort()
@@ -174,9 +174,9 @@ class Direct:
         assert head is not None
         body = conn.take_body()
         trailers = conn.trailers or None
-        server.active -= 1
         server.record_success()
         server.pool.put(conn)
+        server.release()
         route.stats.direct += 1
         fields = route.response_fields(job, head)
         answers = route.answers

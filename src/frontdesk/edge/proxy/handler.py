@@ -22,6 +22,11 @@ Each is bounded by ``max_tries`` and ``retry_timeout``; every failure counts tow
 server's passive health. When all tries fail the client gets 502, or 504 after a timeout;
 503 when no server was available at all.
 
+A server with ``max_conns`` is counted (``active``) from its pick to the end of its try; when
+every server a request may use is at its cap, the request waits in the group's queue
+(``queue.py``) and takes the first slot that frees, or gets 503 after the queue's timeout
+(or goes past the cap, with ``overflow``). A retry waits likewise for an untried server.
+
 The common case takes no task (``direct.py``): a request without a body whose server has an
 idle pooled connection is written at once, and a response that arrives whole and is to be
 buffered is relayed from the connection's callback. Anything else (no idle connection, a
@@ -40,6 +45,7 @@ import logging
 import time
 
 from frontdesk.edge.filters.journey import add_timing, timing_entry, trace_field
+from frontdesk.edge.proxy.balancer import RoundRobin
 from frontdesk.edge.proxy.buffering import Spool, read_request_body
 from frontdesk.edge.proxy.client import (
     ConnectFailed,
@@ -60,6 +66,7 @@ from frontdesk.edge.proxy.headers import (
 from frontdesk.edge.proxy.job import Job, ProxyStats, Response
 from frontdesk.edge.proxy.options import IDEMPOTENT, ProxyOptions
 from frontdesk.edge.proxy.pages import PAGE_TYPE, error_page
+from frontdesk.edge.proxy.queue import Waiter
 from frontdesk.edge.proxy.tunnel import Tunnel
 from frontdesk.edge.proxy.upstream import Upstream, UpstreamGroup
 from frontdesk.errors import ClientDisconnected, ProtocolError
@@ -70,6 +77,8 @@ from frontdesk.http.writer import CRLF, LAST_CHUNK, chunk, encode_fields
 from frontdesk.interfaces.proxy import resolve
 
 log = logging.getLogger("frontdesk.edge.proxy")
+
+TRACE_ASK = b"frontdesk-trace: 1\r\n\r\n"
 
 
 class ProxyRoute:
@@ -85,6 +94,8 @@ class ProxyRoute:
         self.group = group
         self.options = options or ProxyOptions()
         self.stats = ProxyStats()
+        #: the balancer hashes a key of the request (round-robin and its kind use none)
+        self._keyed = type(group.balancer).key is not RoundRobin.key
         self._tasks: set[asyncio.Task[None]] = set()
         #: requests on the direct (task-free) path, waiting for their upstream's answer
         self.direct: set[Direct] = set()
@@ -115,24 +126,44 @@ class ProxyRoute:
             log.exception("proxying %s %r failed", exchange.request.method, exchange.request.path)
             self.answer_error(exchange, 500, None)
             return
-        first = None
         if job.tunnel is None and not exchange.request.has_body:
-            first = self.group.pick(job.key, ())
+            group = self.group
+            first = group.pick(job.key, ())
             if first is not None:
+                first.active += 1
                 conn = first.pool.take()
-                if conn is not None and Direct.start(self, job, first, conn):
-                    return
-        self.spawn(job, first, None)
+                if conn is None or not Direct.start(self, job, first, conn):
+                    self.spawn(job, first, None)
+                return
+            if group.limited and group.saturated():
+                # Every server is at its max_conns: the request waits for the first free
+                # slot, still without a task.
+                if not group.queue.add(Queued(self, job), asyncio.get_running_loop()):
+                    self.stats.failures += 1
+                    self.answer_error(exchange, 503, job)
+                return
+        self.spawn(job, None, None)
 
     def spawn(self, job: Job, first: Upstream | None, sent: UpstreamConnection | None) -> None:
-        """Go on with ``job`` in a task: from ``first`` (already picked), with the request
-        already ``sent`` on a connection to it when given."""
+        """Go on with ``job`` in a task: from ``first`` (already picked, and counted in its
+        ``active``), with the request already ``sent`` on a connection to it when given."""
         task = asyncio.get_running_loop().create_task(self._serve(job, first, sent))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def dispatch(self, job: Job, server: Upstream) -> None:
+        """Send ``job`` (no body, from the queue) to ``server``, whose slot it was given."""
+        conn = server.pool.take()
+        if conn is None or not Direct.start(self, job, server, conn):
+            self.spawn(job, server, None)
+
     async def close(self) -> None:
         """Cancel requests in flight and close the group's idle connections."""
+        queue = self.group.queue  # first: a slot freed below must not start anything
+        for waiter in list(queue.waiting):
+            if isinstance(waiter, Queued) and waiter.route is self:
+                queue.remove(waiter)
+                waiter.job.exchange.abort()
         for direct in list(self.direct):
             direct.abort()
         tasks = list(self._tasks)
@@ -175,7 +206,8 @@ class ProxyRoute:
         ):
             tunnel = upgrade
         job = Job(exchange, forwarding, self._target(request), tunnel, None, False, received)
-        job.key = self.group.balancer.key(request, self._client_host(job))
+        if self._keyed:
+            job.key = self.group.balancer.key(request, self._client_host(job))
         return job
 
     async def _proxy(
@@ -215,23 +247,30 @@ class ProxyRoute:
         tried: list[Upstream] = []
         error: UpstreamError | None = None
         while True:
-            server = first if first is not None else group.pick(job.key, tried)
+            # A server is counted in its ``active`` as it is picked (``first`` was already).
+            server = first
             first = None
             if server is None:
-                break
+                server = group.pick(job.key, tried)
+                if server is not None:
+                    server.active += 1
+                elif group.limited and group.saturated(tried):
+                    server = await self._wait_for_slot(job, tried)
+                    if server is None:
+                        break
+                else:
+                    break
             tried.append(server)
             last = len(tried) >= max_tries or not any(
                 s.available() for s in group.servers if s not in tried
             )
             conn, sent = sent, None
-            if conn is None:
-                server.active += 1  # else the direct path counted it
             try:
                 response = await self._attempt(
                     job, server, idempotent=idempotent, last=last, sent=conn
                 )
             except UpstreamError as exc:
-                server.active -= 1
+                server.release()
                 server.record_failure()
                 error = exc
                 log.warning(
@@ -251,12 +290,30 @@ class ProxyRoute:
                 self.stats.retries += 1
                 continue
             except BaseException:
-                server.active -= 1
+                server.release()
                 raise
             await self._relay(job, server, response)
             return
         self.stats.failures += 1
         self.answer_error(job.exchange, 503 if error is None else error.status, job)
+
+    async def _wait_for_slot(self, job: Job, tried: list[Upstream]) -> Upstream | None:
+        """Wait in the group's queue for a slot on a server not in ``tried``; None when the
+        queue is full or the wait timed out."""
+        queue = self.group.queue
+        loop = asyncio.get_running_loop()
+        waiter = Waiting(loop.create_future(), self.group, job.key, tried)
+        if not queue.add(waiter, loop):
+            return None
+        try:
+            return await waiter.future
+        except BaseException:
+            future = waiter.future
+            if future.done() and not future.cancelled() and (server := future.result()):
+                server.release()  # handed a slot just as the task was cancelled
+            raise
+        finally:
+            queue.remove(waiter)
 
     @staticmethod
     def _may_retry(exc: UpstreamError, job: Job, idempotent: bool) -> bool:
@@ -370,6 +427,9 @@ class ProxyRoute:
         body = job.body
         chunked = job.streamed and request.content_length is None
         head = self.request_head(job, server)
+        if server.wsgi_conns and not job.forwarding.trace:
+            # Ask the app server what it runs (its answer's trace field is not relayed).
+            head = head[:-2] + TRACE_ASK
         conn.begin(request.method)
         try:
             if body is not None and body.file is None:
@@ -500,8 +560,10 @@ class ProxyRoute:
 
     async def _relay(self, job: Job, server: Upstream, response: Response) -> None:
         conn, head, spool = response.conn, response.head, response.spool
+        if server.wsgi_conns:
+            server.learn(head.headers)
         if head.status == 101:
-            server.active -= 1
+            server.release()
             server.record_success()
             self._tunnel(job, conn, head)
             return
@@ -509,7 +571,7 @@ class ProxyRoute:
         if spool is not None and conn.complete:
             # Buffered whole: the upstream connection is free before the client gets a byte.
             trailers = conn.trailers or None
-            server.active -= 1
+            server.release()
             server.record_success()
             server.pool.put(conn)
             try:
@@ -546,7 +608,7 @@ class ProxyRoute:
             server.record_success()
             server.pool.put(conn)
         finally:
-            server.active -= 1
+            server.release()
             if spool is not None:
                 spool.close()
 
@@ -605,3 +667,70 @@ class ProxyRoute:
             exchange.end(error_page(status))
         except ClientDisconnected:
             pass
+
+
+class Queued(Waiter):
+    """A request without a body waiting, with no task, for a slot of its group."""
+
+    __slots__ = ("job", "route")
+
+    def __init__(self, route: ProxyRoute, job: Job) -> None:
+        super().__init__()
+        self.route = route
+        self.job = job
+
+    def take(self, server: Upstream) -> bool:
+        if self.job.exchange.disconnected:
+            self.job.exchange.abort()
+            return False
+        self.route.dispatch(self.job, server)
+        return True
+
+    def expired(self, overflow: bool) -> None:
+        route, job = self.route, self.job
+        if overflow:
+            server = route.group.pick(job.key, (), limit=False)
+            if server is not None:
+                server.active += 1
+                route.dispatch(job, server)
+                return
+        route.stats.failures += 1
+        route.answer_error(job.exchange, 503, job)
+
+
+class Waiting(Waiter):
+    """A request's task waiting for a slot on a server it has not tried yet."""
+
+    __slots__ = ("future", "group", "key", "tried")
+
+    def __init__(
+        self,
+        future: asyncio.Future[Upstream | None],
+        group: UpstreamGroup,
+        key: bytes | None,
+        tried: list[Upstream],
+    ) -> None:
+        super().__init__()
+        self.future = future
+        self.group = group
+        self.key = key
+        self.tried = tried
+
+    def accepts(self, server: Upstream) -> bool:
+        return server not in self.tried
+
+    def take(self, server: Upstream) -> bool:
+        if self.future.done():
+            return False
+        self.future.set_result(server)
+        return True
+
+    def expired(self, overflow: bool) -> None:
+        if self.future.done():
+            return
+        server = None
+        if overflow:
+            server = self.group.pick(self.key, self.tried, limit=False)
+            if server is not None:
+                server.active += 1
+        self.future.set_result(server)

@@ -19,7 +19,9 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from frontdesk.edge.filters.journey import TRACE
 from frontdesk.edge.proxy.pool import ConnectionPool, PoolOptions
+from frontdesk.edge.proxy.queue import SlotQueue
 
 if TYPE_CHECKING:
     from frontdesk.edge.proxy.balancer import Balancer
@@ -82,6 +84,51 @@ class Address:
         return f"http://{self.authority.decode('ascii')}"
 
 
+@dataclass(frozen=True, slots=True)
+class ServerParameters:
+    """What may follow a server's address, nginx-style: ``ADDRESS max_conns=N [wsgi_only]
+    [queue_timeout=SECONDS] [overflow]``. The last two are the group's queue's."""
+
+    address: str
+    #: requests the server carries at once (0: no limit)
+    max_conns: int = 0
+    #: ``max_conns`` applies only once the server says it runs a WSGI app
+    wsgi_only: bool = False
+    #: seconds a request waits for a slot (None: the queue's default)
+    queue_timeout: float | None = None
+    #: a request that waited ``queue_timeout`` goes on past max_conns instead of a 503
+    overflow: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> ServerParameters:
+        address, *parameters = text.split() or [""]
+        max_conns = 0
+        wsgi_only = False
+        queue_timeout: float | None = None
+        overflow = False
+        for parameter in parameters:
+            name, sep, value = parameter.partition("=")
+            try:
+                if name == "max_conns" and sep:
+                    max_conns = int(value)
+                elif name == "queue_timeout" and sep:
+                    queue_timeout = float(value)
+                    if not queue_timeout > 0:
+                        raise ValueError
+                elif name == "overflow" and not sep:
+                    overflow = True
+                elif name == "wsgi_only" and not sep:
+                    wsgi_only = True
+                else:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(
+                    f"bad server parameter {parameter!r} (max_conns=N, queue_timeout=SECONDS, "
+                    f"overflow): {text!r}"
+                ) from None
+        return cls(address, max_conns, wsgi_only, queue_timeout, overflow)
+
+
 class Upstream:
     """One server of a group, with its health and its pool."""
 
@@ -92,10 +139,13 @@ class Upstream:
         "down_until",
         "fail_timeout",
         "healthy",
+        "max_conns",
         "max_fails",
         "name",
         "pool",
+        "queue",
         "weight",
+        "wsgi_conns",
     )
 
     def __init__(
@@ -106,9 +156,13 @@ class Upstream:
         max_fails: int = 1,
         fail_timeout: float = 10.0,
         pool: PoolOptions | None = None,
+        max_conns: int = 0,
+        wsgi_only: bool = False,
     ) -> None:
         if weight < 1:
             raise ValueError(f"upstream weight must be at least 1, not {weight}")
+        if max_conns < 0:
+            raise ValueError(f"upstream max_conns must be 0 (no limit) or more, not {max_conns}")
         self.address = address if isinstance(address, Address) else Address.parse(address)
         self.name = str(self.address)
         self.weight = weight
@@ -117,12 +171,43 @@ class Upstream:
         self.fail_timeout = fail_timeout
         #: requests in flight on this server (least-connections balances on it)
         self.active = 0
+        #: requests it carries at once at most (0: no limit); more wait in ``queue``
+        self.max_conns = 0 if wsgi_only else max_conns
+        #: the max_conns to take once the server says it runs a WSGI app (0: settled): a
+        #: frontdesk app server answers ``Frontdesk-Trace: 1`` with its interface
+        self.wsgi_conns = max_conns if wsgi_only else 0
+        #: its group's queue of requests waiting for a slot (set by the group)
+        self.queue: SlotQueue | None = None
         #: the active health check's verdict (always True without one)
         self.healthy = True
         #: monotonic time until which passive health keeps the server out
         self.down_until = 0.0
         self._failures: deque[float] = deque()
         self.pool = ConnectionPool(self.address, pool or PoolOptions())
+
+    @property
+    def full(self) -> bool:
+        """At its ``max_conns``: a request must wait for a slot."""
+        return 0 < self.max_conns <= self.active
+
+    def release(self) -> None:
+        """A request on this server is over (answered, failed or handed to a tunnel): its
+        slot goes to the oldest request waiting for one."""
+        self.active -= 1
+        if self.max_conns:
+            queue = self.queue
+            if queue is not None and queue.waiting:
+                queue.hand(self)
+
+    def learn(self, headers: list[tuple[bytes, bytes]]) -> None:
+        """Take ``wsgi_conns`` as max_conns when a response's trace field says the server
+        runs a WSGI app (which serves one request at a time per worker and thread)."""
+        for name, value in headers:
+            if name == TRACE and value.startswith(b"app;"):
+                if b"interface=wsgi" in value:
+                    self.max_conns = self.wsgi_conns
+                self.wsgi_conns = 0
+                return
 
     def available(self, now: float | None = None) -> bool:
         if not self.healthy:
@@ -158,7 +243,7 @@ class Upstream:
 class UpstreamGroup:
     """Servers behind one name, balanced by ``balancer`` (round-robin when not given)."""
 
-    __slots__ = ("balancer", "servers")
+    __slots__ = ("balancer", "limited", "queue", "servers", "single")
 
     def __init__(
         self,
@@ -166,6 +251,7 @@ class UpstreamGroup:
         balancer: Balancer | None = None,
         *,
         pool: PoolOptions | None = None,
+        queue: SlotQueue | None = None,
     ) -> None:
         from frontdesk.edge.proxy.balancer import RoundRobin
 
@@ -176,17 +262,49 @@ class UpstreamGroup:
             raise ValueError("an upstream group needs at least one server")
         self.balancer: Balancer = balancer or RoundRobin()
         self.balancer.setup(self.servers)
+        #: requests waiting for a slot when every server they may use is at its max_conns
+        self.queue = queue if queue is not None else SlotQueue()
+        for server in self.servers:
+            server.queue = self.queue
+        #: some server has a max_conns
+        self.limited = any(server.max_conns or server.wsgi_conns for server in self.servers)
+        #: the one server of a group of one (its pick needs no balancer)
+        self.single = self.servers[0] if len(self.servers) == 1 else None
 
-    def pick(self, key: bytes | None = None, exclude: Collection[Upstream] = ()) -> Upstream | None:
-        """The next server for a request, or None when none is available and untried."""
+    def pick(
+        self,
+        key: bytes | None = None,
+        exclude: Collection[Upstream] = (),
+        *,
+        limit: bool = True,
+    ) -> Upstream | None:
+        """The next server for a request, or None when none is available, untried and
+        below its ``max_conns`` (unless ``limit`` is false: the queue let it past)."""
+        single = self.single
+        if single is not None:
+            if single in exclude or (limit and single.full) or not single.available():
+                return None
+            return single
         now = time.monotonic()
 
         def allowed(server: Upstream) -> bool:
-            return server not in exclude and server.available(now)
+            return server not in exclude and not (limit and server.full) and server.available(now)
 
         return self.balancer.pick(self.servers, key, allowed)
+
+    def saturated(self, exclude: Collection[Upstream] = ()) -> bool:
+        """Some server the request may use is available but at its ``max_conns``: the
+        request is to wait in ``queue`` for a slot."""
+        if not self.limited:
+            return False
+        now = time.monotonic()
+        return any(
+            server.full and server not in exclude and server.available(now)
+            for server in self.servers
+        )
 
     def close(self) -> None:
         """Close every idle pooled connection."""
         for server in self.servers:
             server.pool.close()
+        self.queue.close()
