@@ -267,19 +267,66 @@ def upstream_head(
 
     The values come from the parsed request (the parser refused CR, LF and NUL in them) and
     from this module, so the lines are joined without checking them again.
+
+    A client sends the same request again and again (a poller, a load balancer's probe, the
+    same page's assets): the head around the two fields that change every time (the request
+    id and start) is kept for requests whose fields and route are the same.
     """
-    fields = upstream_fields(
-        headers, host, forwarding, client_host=client_host, tunnel=tunnel, te_trailers=te_trailers
+    key = (
+        method,
+        target,
+        tuple(headers),
+        host,
+        forwarding.peer,
+        forwarding.trusted,
+        forwarding.scheme,
+        forwarding.trace,
+        client_host,
+        tunnel,
+        te_trailers,
+        length,
+        chunked,
     )
-    lines = [b"%b %b HTTP/1.1\r\n" % (method.encode("ascii"), target)]
-    lines += [name + b": " + value + b"\r\n" for name, value in fields]
-    if chunked:
-        lines.append(b"transfer-encoding: chunked\r\n\r\n")
-    elif length is not None:
-        lines.append(b"content-length: %d\r\n\r\n" % length)
-    else:
-        lines.append(b"\r\n")
-    return b"".join(lines)
+    parts = _heads.get(key)
+    if parts is None:
+        fields = upstream_fields(
+            headers,
+            host,
+            forwarding,
+            client_host=client_host,
+            tunnel=tunnel,
+            te_trailers=te_trailers,
+        )
+        # The request id and start are the first fields after the forwarding ones.
+        at = next(n for n, (name, _) in enumerate(fields) if name == b"x-request-id")
+        lines = [b"%b %b HTTP/1.1\r\n" % (method.encode("ascii"), target)]
+        lines += [name + b": " + value + b"\r\n" for name, value in fields[:at]]
+        lines.append(b"x-request-id: ")
+        tail = [name + b": " + value + b"\r\n" for name, value in fields[at + 2 :]]
+        if chunked:
+            tail.append(b"transfer-encoding: chunked\r\n\r\n")
+        elif length is not None:
+            tail.append(b"content-length: %d\r\n\r\n" % length)
+        else:
+            tail.append(b"\r\n")
+        parts = (b"".join(lines), b"".join(tail))
+        if sum(len(name) + len(value) for name, value in headers) <= _HEAD_CACHE_FIELD_BYTES:
+            if len(_heads) >= _HEAD_CACHE_SIZE:
+                _heads.clear()
+            _heads[key] = parts
+    start = forwarding.request_start or request_start(time.time())
+    return b"%b%b\r\n%b: %b\r\n%b" % (
+        parts[0],
+        forwarding.request_id,
+        REQUEST_START,
+        start,
+        parts[1],
+    )
+
+
+_HEAD_CACHE_SIZE = 1024
+_HEAD_CACHE_FIELD_BYTES = 4096
+_heads: dict[tuple[object, ...], tuple[bytes, bytes]] = {}
 
 
 def response_fields(
