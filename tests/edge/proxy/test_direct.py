@@ -144,3 +144,28 @@ def test_the_pool_keeps_a_bursts_connections_for_a_while() -> None:
             wait_until(lambda: pool.idle_count == 1, what="the burst's extra connections to close")
             assert httpx.get(server.url, timeout=10).status_code == 200
             assert pool.connections_made == 3
+
+
+def test_stalled_direct_requests_time_out_one_after_another() -> None:
+    # The route's one timer for its direct requests is set again after each time-out.
+    def first_on_each_connection(backend: RawBackend, sock: socket.socket) -> None:
+        buffer = bytearray()
+        answered = False
+        while (request := read_request(sock, buffer)) is not None:
+            backend.record(request[0])
+            if answered:
+                backend.release.wait(10)
+                return
+            sock.sendall(response(b"first"))
+            answered = True
+
+    with raw_backend(first_on_each_connection) as backend:
+        group = UpstreamGroup([Upstream(backend.url, max_fails=0)])
+        with proxy(group, read_timeout=0.3) as (server, route):
+            for _ in range(2):
+                with httpx.Client(timeout=10) as client:
+                    assert client.get(server.url).text == "first"
+                    assert client.get(server.url).status_code == 504
+            backend.release.set()
+    assert route.stats.reused_connections == 2 and route.stats.direct == 0
+    assert not route.direct

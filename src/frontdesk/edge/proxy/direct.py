@@ -47,7 +47,7 @@ log = logging.getLogger("frontdesk.edge.proxy")
 class Direct:
     """One request on the direct path, from its request head written to its answer."""
 
-    __slots__ = ("conn", "head", "job", "route", "sent_at", "server", "timer")
+    __slots__ = ("conn", "deadline", "head", "job", "route", "sent_at", "server")
 
     def __init__(
         self, route: ProxyRoute, job: Job, server: Upstream, conn: UpstreamConnection
@@ -57,7 +57,8 @@ class Direct:
         self.server = server
         self.conn = conn
         self.sent_at = time.perf_counter()
-        self.timer: asyncio.TimerHandle | None = None
+        #: loop time at which the response is late (``read_timeout`` after the head went)
+        self.deadline = 0.0
         #: the request head, until ``flush`` writes it
         self.head = b""
 
@@ -81,8 +82,13 @@ class Direct:
         direct = cls(route, job, server, conn)
         direct.head = head
         conn.watcher = direct.changed
-        direct.timer = conn.loop.call_later(route.options.read_timeout, direct.expired)
-        route.direct.add(direct)
+        loop = conn.loop
+        direct.deadline = loop.time() + route.options.read_timeout
+        # One timer per route, for the oldest request waiting (every request of a route
+        # has the same timeout, so they come due in the order they were sent).
+        if route.direct_timer is None:
+            route.direct_timer = loop.call_at(direct.deadline, sweep, route, loop)
+        route.direct[direct] = None
         pending = route.pending
         if not pending:
             conn.loop.call_soon(flush, route)
@@ -118,7 +124,6 @@ class Direct:
         self._hand_over()
 
     def expired(self) -> None:
-        self.timer = None
         conn = self.conn
         conn.watcher = None
         what = "reading the response head" if conn.head is None else "reading the response body"
@@ -157,10 +162,7 @@ class Direct:
 
     def _stop(self) -> None:
         self.conn.watcher = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        self.route.direct.discard(self)
+        self.route.direct.pop(self, None)
         self.job.waited += time.perf_counter() - self.sent_at
 
     def _hand_over(self) -> None:
@@ -200,6 +202,19 @@ def answer(route: ProxyRoute) -> None:
             request = exchange.request
             log.exception("proxying %s %r failed", request.method, request.path)
             route.answer_error(exchange, 500, job)
+
+
+def sweep(route: ProxyRoute, loop: asyncio.AbstractEventLoop) -> None:
+    """Time out the direct requests whose response is late; set the timer for the next."""
+    route.direct_timer = None
+    directs = route.direct
+    now = loop.time()
+    while directs:
+        direct = next(iter(directs))
+        if direct.deadline > now:
+            route.direct_timer = loop.call_at(direct.deadline, sweep, route, loop)
+            return
+        direct.expired()  # hands it to a task, out of ``route.direct``
 
 
 def flush(route: ProxyRoute) -> None:

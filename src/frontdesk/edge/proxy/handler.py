@@ -98,7 +98,9 @@ class ProxyRoute:
         self._keyed = type(group.balancer).key is not RoundRobin.key
         self._tasks: set[asyncio.Task[None]] = set()
         #: requests on the direct (task-free) path, waiting for their upstream's answer
-        self.direct: set[Direct] = set()
+        self.direct: dict[Direct, None] = {}
+        #: the timer of the oldest request in ``direct`` (``direct.sweep``)
+        self.direct_timer: asyncio.TimerHandle | None = None
         #: direct requests whose heads go out at the end of this pass of the loop
         self.pending: list[Direct] = []
         #: direct answers sent together at the end of this pass of the loop
@@ -166,6 +168,9 @@ class ProxyRoute:
                 waiter.job.exchange.abort()
         for direct in list(self.direct):
             direct.abort()
+        if self.direct_timer is not None:
+            self.direct_timer.cancel()
+            self.direct_timer = None
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
