@@ -10,6 +10,7 @@ called inline on the loop's thread (``threads`` 1) or by a pool of ``threads`` t
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 from collections.abc import Sequence
@@ -171,6 +172,10 @@ async def _run_server(
     server = HttpServer(handler, HttpLimits.from_config(config), backlog=config.backlog)
     await server.start(sockets)
     freeze_startup_objects()  # the app has started: keep it out of the collector's walks
+    # Requests allocate and free many small containers, nearly all freed by reference
+    # counting: a young generation of 700 objects is collected every few requests for
+    # nothing. Collected every 50,000 allocations instead.
+    gc.set_threshold(50_000, 20, 100)
     hooks.on_serving(server, sockets, handler)
     await stop.wait()
     timeout = config.graceful_timeout

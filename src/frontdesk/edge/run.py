@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import socket
 import ssl
@@ -269,6 +270,10 @@ async def _serve(
         await redirector.start(redirects)
     site.start()
     freeze_startup_objects()
+    # Requests allocate and free many small containers, nearly all freed by reference
+    # counting: a young generation of 700 objects is collected every few requests for
+    # nothing. Collected every 50,000 allocations instead (what startup left is frozen).
+    gc.set_threshold(50_000, 20, 100)
     hooks.on_serving(server, sockets, site.handler)
     await stop.wait()
     timeout = config.graceful_timeout
