@@ -38,7 +38,7 @@ DEFAULT_STATIC_DIR = "static"
 DEFAULT_STATIC_PREFIX = "/static/"
 #: requests the edge sends an app at once, per worker (and thread): enough for the worker to
 #: find the next one waiting as it finishes one, few enough that the rest wait at the edge
-_REQUESTS_PER_WORKER = 8
+_REQUESTS_PER_WORKER = 16
 #: seconds a request waits at the edge for a slot before it is sent past the cap anyway
 _QUEUE_TIMEOUT = 0.1
 

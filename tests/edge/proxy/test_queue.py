@@ -221,7 +221,7 @@ def test_the_stack_caps_what_the_edge_sends_a_wsgi_app(tmp_path: Path) -> None:
         return parsed
 
     auto = server_of("auto")
-    assert (auto.max_conns, auto.wsgi_only, auto.overflow) == (3 * 8, True, True)
+    assert (auto.max_conns, auto.wsgi_only, auto.overflow) == (3 * 16, True, True)
     wsgi = server_of("wsgi")
-    assert (wsgi.max_conns, wsgi.wsgi_only) == (3 * 8, False)
+    assert (wsgi.max_conns, wsgi.wsgi_only) == (3 * 16, False)
     assert server_of("asgi3").max_conns == 0
