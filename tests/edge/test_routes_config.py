@@ -96,7 +96,8 @@ def test_upstream_retry_and_health_options_reach_the_proxy(tmp_path: Path) -> No
         """\
 [[upstreams]]
 name = "api"
-servers = ["127.0.0.1:9001", "127.0.0.1:9002"]
+servers = ["127.0.0.1:9001", { address = "127.0.0.1:9002", max_conns = 3 }]
+queue_timeout = 0.5
 mount = "/"
 max_tries = 2
 retry_timeout = 3.5
@@ -114,6 +115,8 @@ health_fall = 5
     assert (options.max_tries, options.retry_timeout) == (2, 3.5)
     assert options.retry_statuses == frozenset({502, 503})
     assert options.send_timeout == 7.0
+    assert [server.max_conns for server in route.group.servers] == [0, 3]
+    assert route.group.queue is not None and route.group.queue.timeout == 0.5
     (checker,) = site.checkers
     check = checker.check
     assert (check.path, check.interval, check.rise, check.fall) == ("/up", 1.5, 4, 5)

@@ -79,6 +79,7 @@ BALANCERS = ("round-robin", "weighted", "least-conn", "hash")
 class ServerEntry:
     address: str
     weight: int = 1
+    max_conns: int = 0  # requests it carries at once; 0: no limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,8 @@ class UpstreamEntry:
     health_timeout: float = 2.0
     health_rise: int = 2
     health_fall: int = 3
+    #: seconds a request waits at the edge when every server is at its max_conns: then 503
+    queue_timeout: float = 10.0
     request_buffering: bool = True
     response_buffering: bool = True
     strip_prefix: bool = False
@@ -305,7 +308,8 @@ _UPSTREAM_KEYS: dict[str, _Key] = {
     # strings or {address, weight} tables
     "servers": _Key(
         None,
-        "addresses (HOST:PORT, http://HOST:PORT, unix:PATH) or { address = ..., weight = N }",
+        "addresses (HOST:PORT, http://HOST:PORT, unix:PATH) or tables "
+        "{ address = ..., weight = N, max_conns = N } (max_conns: requests at once)",
         required=True,
     ),
     "balance": _Key(Choice(*BALANCERS), "how a server is picked; default round-robin"),
@@ -338,6 +342,10 @@ _UPSTREAM_KEYS: dict[str, _Key] = {
     "health_timeout": _Key(Seconds(0.0, exclusive=True), "seconds a probe may take; default 2"),
     "health_rise": _Key(Int(low=1), "good probes that bring a server back; default 2"),
     "health_fall": _Key(Int(low=1), "failed probes that take a server out; default 3"),
+    "queue_timeout": _Key(
+        Seconds(0.0, exclusive=True),
+        "seconds a request waits when every server is at its max_conns, then 503; default 10",
+    ),
     "request_buffering": _Key(Bool(), "read the whole body before going upstream; default true"),
     "response_buffering": _Key(Bool(), "read the whole response first; default true"),
     "strip_prefix": _Key(Bool(), "remove the route's prefix from the path sent; default false"),
@@ -367,6 +375,7 @@ _CERT_KEYS: dict[str, _Key] = {
 _SERVER_KEYS: dict[str, _Key] = {
     "address": _Key(Str("an address: HOST:PORT, http://HOST:PORT or unix:PATH"), required=True),
     "weight": _Key(Int(low=1, high=1000)),
+    "max_conns": _Key(Int(low=0)),
 }
 
 
@@ -522,14 +531,18 @@ def _upstream(reader: _Reader, path: KeyPath, v: dict[str, Any]) -> UpstreamEntr
         for name, value in item.items():
             spec = _SERVER_KEYS.get(name)
             if spec is None or spec.converter is None:
-                raise fail(f"servers item: unknown key {name}; known: address, weight")
+                raise fail(f"servers item: unknown key {name}; known: address, weight, max_conns")
             try:
                 converted[name] = spec.converter.from_toml(value)
             except Invalid as err:
                 raise fail(f"servers item {name} = {toml_repr(value)}: {err.reason}") from None
         if "address" not in converted:
             raise fail("servers item: missing required key address")
-        servers.append(ServerEntry(converted["address"], converted.get("weight", 1)))
+        servers.append(
+            ServerEntry(
+                converted["address"], converted.get("weight", 1), converted.get("max_conns", 0)
+            )
+        )
     return UpstreamEntry(
         name=v["name"],
         servers=tuple(servers),
@@ -548,6 +561,7 @@ def _upstream(reader: _Reader, path: KeyPath, v: dict[str, Any]) -> UpstreamEntr
         health_timeout=v.get("health_timeout", 2.0),
         health_rise=v.get("health_rise", 2),
         health_fall=v.get("health_fall", 3),
+        queue_timeout=v.get("queue_timeout", 10.0),
         request_buffering=v.get("request_buffering", True),
         response_buffering=v.get("response_buffering", True),
         strip_prefix=v.get("strip_prefix", False),
@@ -687,7 +701,9 @@ def layout_as_toml(layout: Layout) -> str:
         )
     for index, up in enumerate(layout.upstreams):
         servers = [
-            s.address if s.weight == 1 else {"address": s.address, "weight": s.weight}
+            s.address
+            if (s.weight, s.max_conns) == (1, 0)
+            else {"address": s.address, "weight": s.weight, "max_conns": s.max_conns}
             for s in up.servers
         ]
         blocks.append(
@@ -712,6 +728,7 @@ def layout_as_toml(layout: Layout) -> str:
                     ("health_timeout", up.health_timeout),
                     ("health_rise", up.health_rise),
                     ("health_fall", up.health_fall),
+                    ("queue_timeout", up.queue_timeout),
                     ("request_buffering", up.request_buffering),
                     ("response_buffering", up.response_buffering),
                     ("strip_prefix", up.strip_prefix),

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from frontdesk.appserver.hooks import ServeHooks
 from frontdesk.appserver.memory import freeze_startup_objects
 from frontdesk.config.bind import BindAddress, parse_bind
-from frontdesk.config.layout import UpstreamEntry
+from frontdesk.config.layout import ServerEntry, UpstreamEntry
 from frontdesk.config.model import Config
 from frontdesk.edge.filters.redirect import HttpsRedirect
 from frontdesk.edge.proxy import HealthCheck
@@ -113,7 +113,7 @@ def edge_spec(config: Config) -> EdgeSpec:
 def _proxy_spec(prefix: str, hosts: tuple[str, ...], upstream: UpstreamEntry) -> ProxySpec:
     return ProxySpec(
         prefix,
-        tuple(server.address for server in upstream.servers),
+        tuple(_server_text(server, upstream.queue_timeout) for server in upstream.servers),
         balance=upstream.balance,
         health_path=upstream.health_path or None,
         hosts=hosts,
@@ -138,6 +138,13 @@ def _proxy_spec(prefix: str, hosts: tuple[str, ...], upstream: UpstreamEntry) ->
         response_buffering=upstream.response_buffering,
         strip_prefix=upstream.strip_prefix,
     )
+
+
+def _server_text(server: ServerEntry, queue_timeout: float) -> str:
+    """A server as the proxy takes it: the address, with nginx-style parameters after it."""
+    if not server.max_conns:
+        return server.address
+    return f"{server.address} max_conns={server.max_conns} queue_timeout={queue_timeout}"
 
 
 def tls_context(config: Config) -> ssl.SSLContext | None:
