@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from frontdesk.config.layout import route_key
 from frontdesk.config.model import Config
+from frontdesk.edge.proxy.upstream import ServerParameters
 from frontdesk.edge.run import edge_spec
 from frontdesk.edge.site import EdgeSpec, ProxySpec, StaticSpec
 from frontdesk.edge.static.mime import WEB_TYPES
@@ -335,10 +336,15 @@ class _Writer:
             if balance:
                 out.add(balance)
             weights = proxy.weights or (1,) * len(proxy.servers)
-            for address, weight in zip(proxy.servers, weights, strict=True):
-                params = [f"server {_server_address(address)}"]
+            for text, weight in zip(proxy.servers, weights, strict=True):
+                # The edge's nginx-style parameters: max_conns is nginx's too; its queue is
+                # not in open source nginx (requests past the cap get 502 there).
+                server = ServerParameters.parse(text)
+                params = [f"server {_server_address(server.address)}"]
                 if weight != 1:
                     params.append(f"weight={weight}")
+                if server.max_conns and not server.wsgi_only:
+                    params.append(f"max_conns={server.max_conns}")
                 params.append(f"max_fails={proxy.max_fails}")
                 params.append(f"fail_timeout={duration(proxy.fail_timeout)}")
                 out.add(" ".join(params) + ";")
