@@ -27,6 +27,7 @@ from frontdesk.interfaces.proxy import TrustedProxies
 from frontdesk.interfaces.wsgi import WSGIHandler
 from frontdesk.observe.journey import Journey
 from tests.interfaces import ws_apps
+from tests.observe import journey_apps
 from tests.observe.journey_apps import BODY, SLOW, asgi_app, wsgi_app
 from tests.support.raw import exchange, read_until_closed
 from tests.support.threaded import ThreadedServer, serving
@@ -264,17 +265,14 @@ def test_refused_by_admission_is_timed_and_logged(caplog: pytest.LogCaptureFixtu
         caplog.at_level(logging.INFO, logger="frontdesk.access"),
         _server("asgi", access=True, limit_concurrency=1) as srv,
     ):
-        slow = threading.Thread(target=httpx.get, args=(srv.url + "/slow",))
-        slow.start()
-        deadline = time.monotonic() + 5
-        refused = None
-        while time.monotonic() < deadline:
-            r = httpx.get(srv.url + "/", headers={"x-request-start": f"t={_now_us()}"})
-            if r.status_code == 503:
-                refused = r
-                break
-        slow.join(10)
-    assert refused is not None
+        journey_apps.HELD.clear()
+        held = threading.Thread(target=httpx.get, args=(srv.url + "/held",), kwargs={"timeout": 20})
+        held.start()
+        # The held request occupies the one slot for seconds once it runs: no race with it.
+        assert journey_apps.HELD.wait(10)
+        refused = httpx.get(srv.url + "/", headers={"x-request-start": f"t={_now_us()}"})
+        held.join(20)
+    assert refused.status_code == 503
     queue, app = _timing(refused)
     assert app == 0.0 and queue >= 0
     assert any('"GET / HTTP/1.1" 503' in r.getMessage() for r in caplog.records)

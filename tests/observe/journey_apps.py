@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 
 SLOW = 0.2
 BODY = b"hello, journey\n"
+#: ``/held`` sets HELD once it runs, then keeps its slot for HOLD seconds
+HELD = threading.Event()
+HOLD = 3.0
 
 
 async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -17,6 +21,9 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     path = scope["path"]
     if path == "/slow":
         await asyncio.sleep(SLOW)
+    elif path == "/held":
+        HELD.set()
+        await asyncio.sleep(HOLD)
     elif path == "/boom":
         raise RuntimeError("the app failed on purpose")
     elif path == "/read":
