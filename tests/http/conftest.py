@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from frontdesk.http import Exchange, HttpLimits
 from frontdesk.http.echo import EchoHandler
-from tests.http.http_testkit import CORPUS_LIMITS, ServerThread
+from tests.http.http_testkit import CORPUS_LIMITS, Scripted, ServerThread
+
+Script = Callable[[Exchange], Any]
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +39,20 @@ def no_server_thread_left() -> Iterator[None]:
     yield
     left = [t.name for t in threading.enumerate() if t.name.startswith("http-") and t.is_alive()]
     assert left == []
+
+
+@pytest.fixture
+def server(loop_kind: str) -> Iterator[Callable[[Script], tuple[ServerThread, Scripted]]]:
+    """``server(script)``: a scripted server on this loop kind, stopped and checked after."""
+    started: list[ServerThread] = []
+
+    def make(script: Script) -> tuple[ServerThread, Scripted]:
+        handler = Scripted(script)
+        srv = ServerThread(handler, HttpLimits(keepalive_timeout=5), loop_kind)
+        started.append(srv.start())
+        return srv, handler
+
+    yield make
+    for srv in started:
+        srv.stop()
+        assert srv.errors == []

@@ -5,14 +5,14 @@ made once when the head is built; and the time stamps taken when the head is par
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from frontdesk.errors import LocalProtocolError
-from frontdesk.http import Exchange, HttpLimits, PreparedHead
-from tests.http.http_testkit import Client, Scripted, ServerThread
+from frontdesk.http import Exchange, PreparedHead
+from tests.http.http_testkit import Client
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 HEAD = b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -22,22 +22,6 @@ Script = Callable[[Exchange], Any]
 
 PLAIN = PreparedHead(200, [(b"content-type", b"text/plain"), (b"etag", b'"x"')])
 SIZED = PreparedHead(200, [(b"content-type", b"text/plain"), (b"content-length", b"5")])
-
-
-@pytest.fixture
-def server(loop_kind: str) -> Iterator[Callable[[Script], tuple[ServerThread, Scripted]]]:
-    started: list[ServerThread] = []
-
-    def make(script: Script) -> tuple[ServerThread, Scripted]:
-        handler = Scripted(script)
-        srv = ServerThread(handler, HttpLimits(keepalive_timeout=5), loop_kind)
-        started.append(srv.start())
-        return srv, handler
-
-    yield make
-    for srv in started:
-        srv.stop()
-        assert srv.errors == []
 
 
 def test_prepared_head_gets_length_date_server(server: Any) -> None:

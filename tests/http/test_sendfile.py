@@ -17,10 +17,10 @@ from typing import Any, BinaryIO
 import pytest
 
 from frontdesk.errors import ClientDisconnected, LocalProtocolError
-from frontdesk.http import Exchange, HttpLimits
+from frontdesk.http import Exchange
 from frontdesk.http import exchange as exchange_module
 from frontdesk.http import sendfile as sendfile_module
-from tests.http.http_testkit import Client, Scripted, ServerThread, poll
+from tests.http.http_testkit import Client, poll
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 HEAD = b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -61,22 +61,6 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     counting(sendfile_module, "wait_writable", "waits")
     counting(sendfile_module, "flush", "flushes")
     return counts
-
-
-@pytest.fixture
-def server(loop_kind: str) -> Iterator[Callable[[Script], tuple[ServerThread, Scripted]]]:
-    started: list[ServerThread] = []
-
-    def make(script: Script) -> tuple[ServerThread, Scripted]:
-        handler = Scripted(script)
-        srv = ServerThread(handler, HttpLimits(keepalive_timeout=5), loop_kind)
-        started.append(srv.start())
-        return srv, handler
-
-    yield make
-    for srv in started:
-        srv.stop()
-        assert srv.errors == []
 
 
 def open_fds() -> int:
