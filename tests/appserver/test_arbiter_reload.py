@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.appserver.arbiter_support import Pool, alive
+from tests.support.devapp import write_devapp
 from tests.support.load import Load
 
 
@@ -105,15 +106,7 @@ def test_max_rss_replaces_a_worker_that_grew(tmp_path: Path) -> None:
 def test_dev_reload_restarts_workers_when_a_file_changes(tmp_path: Path) -> None:
     pytest.importorskip("watchfiles")
     app_dir = tmp_path / "app"
-    app_dir.mkdir()
-    module = app_dir / "devapp.py"
-    template = (
-        "async def app(scope, receive, send):\n"
-        "    assert scope['type'] == 'http'\n"
-        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
-        "    await send({'type': 'http.response.body', 'body': b'%s'})\n"
-    )
-    module.write_text(template % "one")
+    write_devapp(app_dir, "one")
     control = str(tmp_path / "control.sock")
     args = ["serve", "devapp:app", "--app-dir", str(app_dir), "-b", "127.0.0.1:0", "--reload"]
     from tests.support.processes import ServerProcess
@@ -122,7 +115,7 @@ def test_dev_reload_restarts_workers_when_a_file_changes(tmp_path: Path) -> None
         url = server.url()
         assert httpx.get(url).text == "one"
         server.wait_for_line("watching .* for changes")
-        module.write_text(template % "two")
+        write_devapp(app_dir, "two")
         server.wait_for_line("devapp.py changed; reloading")
         server.wait_for_line("reload complete")
         assert httpx.get(url).text == "two"

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.devapp import write_devapp
 from tests.support.load import Load
 from tests.support.processes import REPO, ServerProcess, run_cli
 
@@ -354,21 +355,13 @@ def test_the_edge_listens_on_ipv6_and_unix_too(tmp_path: Path) -> None:
 def test_reload_restarts_the_stack_when_the_code_changes(tmp_path: Path) -> None:
     pytest.importorskip("watchfiles")
     app_dir = tmp_path / "app"
-    app_dir.mkdir()
-    module = app_dir / "devapp.py"
-    template = (
-        "async def app(scope, receive, send):\n"
-        "    assert scope['type'] == 'http'\n"
-        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
-        "    await send({'type': 'http.response.body', 'body': b'%s'})\n"
-    )
-    module.write_text(template % "one")
+    write_devapp(app_dir, "one")
     args = ["devapp:app", "--app-dir", str(app_dir), "-w", "1", "--reload", "--lifespan", "off"]
     with _run(tmp_path, *args) as stack:
         url = stack.url(60)
         assert httpx.get(url).text == "one"
         stack.wait_for_line("watching .* for changes")
-        module.write_text(template % "two")
+        write_devapp(app_dir, "two")
         stack.wait_for_line("devapp.py changed; reloading")
         stack.wait_for_line("reload complete")
         assert httpx.get(url).text == "two"
