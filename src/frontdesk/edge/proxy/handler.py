@@ -118,12 +118,11 @@ class ProxyRoute:
         )
 
     def handle(self, exchange: Exchange) -> None:
-        # The request head has just been parsed: the journey's clocks start here.
-        wall = time.time()
-        received = time.perf_counter()
+        # The journey's clock starts when the core parsed the request head.
+        received = exchange.received
         self.stats.requests += 1
         try:
-            job = self._job(exchange, wall, received)
+            job = self._job(exchange, received)
         except Exception:
             log.exception("proxying %s %r failed", exchange.request.method, exchange.request.path)
             self.answer_error(exchange, 500, None)
@@ -193,13 +192,13 @@ class ProxyRoute:
             log.exception("proxying %s %r failed", exchange.request.method, exchange.request.path)
             self.answer_error(exchange, 500, job)
 
-    def _job(self, exchange: Exchange, wall: float, received: float) -> Job:
+    def _job(self, exchange: Exchange, received: float) -> Job:
         options = self.options
         request = exchange.request
         peer = exchange.client
         scheme = options.scheme or exchange.scheme
         forwarding = forwarding_for(
-            request.headers, None if peer is None else peer[0], scheme, options.trusted, wall
+            request.headers, None if peer is None else peer[0], scheme, options.trusted
         )
         trip = exchange.trip
         if trip is not None:  # the edge's access log: the id the app server logs too

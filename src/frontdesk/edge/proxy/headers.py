@@ -115,9 +115,8 @@ def forwarding_for(
     peer: str | None,
     scheme: str,
     trusted: TrustedProxies,
-    received: float | None = None,
 ) -> Forwarding:
-    """How the request reached us; ``received`` is unused (kept for callers' symmetry)."""
+    """How the request reached us: who, by which scheme, and which journey fields to keep."""
     is_trusted = trusted.is_trusted(peer)
     request_id: bytes | None = None
     start: bytes | None = None

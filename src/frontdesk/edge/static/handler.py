@@ -174,7 +174,7 @@ class StaticFiles:
     # -- the request -----------------------------------------------------------------------
 
     def handle(self, exchange: Exchange) -> None:
-        received = time.perf_counter()
+        received = exchange.received  # the edge's span starts when the head was parsed
         request = exchange.request
         try:
             ready = self._ready.get(request.path)
