@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from frontdesk.config.model import Config
+
 from .heartbeat import Heartbeat, Notifier, Slot, WorkerState
 
 __all__ = [
@@ -88,6 +90,21 @@ class WorkerSpec:
     rolling: bool = True
     title: str = ""
     stop_tier: int = 0
+
+
+def pool_spec(
+    pool: str, config: Config, run: Callable[[WorkerContext], int], title: str
+) -> WorkerSpec:
+    """A rolling pool of ``config.workers`` (at least one), watched as the config says."""
+    return WorkerSpec(
+        pool,
+        max(1, config.workers),
+        run,
+        timeout=config.timeout,
+        graceful_timeout=config.graceful_timeout,
+        max_rss=config.max_rss * 1024**2,
+        title=title,
+    )
 
 
 @dataclass

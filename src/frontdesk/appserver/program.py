@@ -30,7 +30,7 @@ from .listeners import Listeners
 from .logfile import reopen_log_files
 from .memory import freeze_startup_objects
 from .privileges import Identity, resolve_identity
-from .process import WorkerSpec
+from .process import WorkerSpec, pool_spec
 from .reload import reloader_spec, require_watchfiles
 from .serve import load_app
 from .worker import AppWorker
@@ -148,17 +148,7 @@ class AppServer:
         worker = AppWorker(
             config, self.name, tuple(sockets.values()), self.identity, self.preloaded
         )
-        specs = [
-            WorkerSpec(
-                "app",
-                max(1, config.workers),
-                worker,
-                timeout=config.timeout,
-                graceful_timeout=config.graceful_timeout,
-                max_rss=config.max_rss * 1024**2,
-                title=self.name,
-            )
-        ]
+        specs = [pool_spec("app", config, worker, self.name)]
         if config.reload:
             specs.append(reloader_spec([config.app_dir], self.config_path))
         return specs

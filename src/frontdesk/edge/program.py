@@ -25,7 +25,7 @@ from frontdesk.appserver.arbiter import arbiter_for
 from frontdesk.appserver.listeners import Listeners
 from frontdesk.appserver.logfile import reopen_log_files
 from frontdesk.appserver.privileges import Identity, resolve_identity
-from frontdesk.appserver.process import WorkerSpec
+from frontdesk.appserver.process import WorkerSpec, pool_spec
 from frontdesk.config.model import Config
 from frontdesk.observe.logging import setup_logging
 
@@ -146,14 +146,4 @@ class EdgeProgram:
             self.identity,
             tuple(redirects.values()),
         )
-        return [
-            WorkerSpec(
-                "edge",
-                max(1, config.workers),
-                worker,
-                timeout=config.timeout,
-                graceful_timeout=config.graceful_timeout,
-                max_rss=config.max_rss * 1024**2,
-                title=self.name,
-            )
-        ]
+        return [pool_spec("edge", config, worker, self.name)]

@@ -29,12 +29,25 @@ from frontdesk.observe.journey import log_app_error
 
 if TYPE_CHECKING:
     from frontdesk.http.exchange import Exchange
-    from frontdesk.interfaces.wsgi.types import Environ, Sink, Wait, WSGIApp
+    from frontdesk.interfaces.wsgi.types import Environ, Head, Sink, Wait, WSGIApp
 
 log = logging.getLogger("frontdesk.wsgi")
 
 _INTERNAL_ERROR = b"Internal Server Error\n"
 _TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
+
+
+def open_response(exchange: Exchange, head: Head | None) -> Exchange:
+    """``exchange``, its response started with ``head`` when the app's head is due now.
+
+    Raises ClientDisconnected when the core already answered the request (a body timeout, a
+    refused body): the app's answer has nowhere to go, as if the client had left.
+    """
+    if exchange.finished:
+        raise ClientDisconnected("the request was already answered")
+    if head is not None:
+        exchange.start(head[0], head[1])
+    return exchange
 
 
 def fail_exchange(exchange: Exchange) -> None:

@@ -22,7 +22,7 @@ from io import BytesIO
 from typing import IO, TYPE_CHECKING, BinaryIO
 
 from frontdesk.errors import ClientDisconnected, ProtocolError
-from frontdesk.interfaces.wsgi.cycle import fail_exchange, respond
+from frontdesk.interfaces.wsgi.cycle import fail_exchange, open_response, respond
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
@@ -55,14 +55,7 @@ class ExchangeSink:
         self.unyielded = 0
 
     def _start(self, head: Head | None) -> Exchange:
-        exchange = self.exchange
-        if exchange.finished:
-            # The core already answered (a body timeout, a refused body): the app's answer
-            # has nowhere to go, as if the client had left.
-            raise ClientDisconnected("the request was already answered")
-        if head is not None:
-            exchange.start(head[0], head[1])
-        return exchange
+        return open_response(self.exchange, head)
 
     def write(self, head: Head | None, data: bytes) -> None:
         self._start(head).write(data)

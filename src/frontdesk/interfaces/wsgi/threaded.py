@@ -26,7 +26,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from frontdesk.errors import ClientDisconnected, ProtocolError
-from frontdesk.interfaces.wsgi.cycle import fail_exchange, respond
+from frontdesk.interfaces.wsgi.cycle import fail_exchange, open_response, respond
 from frontdesk.interfaces.wsgi.input import StreamInput
 from frontdesk.observe.journey import log_app_error
 
@@ -134,12 +134,7 @@ class ThreadedCycle:
     # -- the loop --------------------------------------------------------------------------
 
     def _open(self, head: Head | None) -> Exchange:
-        exchange = self.exchange
-        if exchange.finished:
-            raise ClientDisconnected("the request was already answered")
-        if head is not None:
-            exchange.start(head[0], head[1])
-        return exchange
+        return open_response(self.exchange, head)
 
     async def _read_on_loop(self) -> bytes:
         exchange = self.exchange
