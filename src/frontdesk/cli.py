@@ -168,7 +168,7 @@ def _cmd_edge(namespace: argparse.Namespace, config: Config) -> int:
 
 
 def _cmd_settings(namespace: argparse.Namespace, config: Config) -> int:
-    from frontdesk.config.layout import layout_as_toml
+    from frontdesk.config.layout_toml import layout_as_toml
 
     sys.stdout.write(config_as_toml(config, sources=True))
     layout = layout_as_toml(config.layout)

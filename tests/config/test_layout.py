@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from frontdesk.config import load_config
-from frontdesk.config.layout import layout_as_toml
+from frontdesk.config.layout_toml import layout_as_toml
 from frontdesk.errors import ConfigError
 
 FULL = """\
