@@ -66,7 +66,7 @@ class PreparedHead:
     #: a Connection field asked to close
     close: bool
     #: the fields as given, for wrappers that must see them (``ExchangeProxy``)
-    fields: tuple[tuple[bytes, bytes], ...]
+    fields: Sequence[tuple[bytes, bytes]]
 
     def __init__(self, status: int, headers: Iterable[Sequence[bytes]]) -> None:
         given = tuple((bytes(name), bytes(value)) for name, value in headers)
@@ -85,6 +85,20 @@ class PreparedHead:
         head._set(status, tuple(headers), block, length, close)
         return head
 
+    @classmethod
+    def encoded(
+        cls, status: int, block: bytes, length: int, fields: Sequence[tuple[bytes, bytes]]
+    ) -> PreparedHead:
+        """One from a field block its caller encoded from well-formed fields (each line a
+        token name, ``": "``, a value without CR, LF or NUL, CRLF) and without framing
+        fields; ``length`` the Content-Length, or -1. ``fields``: the same fields as pairs.
+        """
+        if status < 200:
+            raise LocalProtocolError(f"{status} is not a final status")
+        head = cls.__new__(cls)
+        head._set(status, fields, block, length, False)
+        return head
+
     @staticmethod
     def _split(
         status: int, headers: Iterable[Sequence[bytes]]
@@ -97,7 +111,7 @@ class PreparedHead:
     def _set(
         self,
         status: int,
-        given: tuple[tuple[bytes, bytes], ...],
+        given: Sequence[tuple[bytes, bytes]],
         block: bytes,
         length: int,
         close: bool,

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from frontdesk.http.exchange import Exchange
+    from frontdesk.http.prepared import PreparedHead
     from frontdesk.http.request import Request
 
 Fields = list[tuple[bytes, bytes]]
@@ -84,6 +85,12 @@ class ExchangeProxy:
         self, status: int, headers: Iterable[Sequence[bytes]], *, trailers: bool = False
     ) -> None:
         self.inner.start(status, headers, trailers=trailers)
+
+    def start_prepared(
+        self, head: PreparedHead, extra: Fields | None = None, *, trailers: bool = False
+    ) -> None:
+        # A filter rewrites heads in ``start``: a prepared head reaches it as its fields.
+        self.start(head.status, [*head.fields, *(extra or ())], trailers=trailers)
 
     def write(self, data: bytes) -> None:
         self.inner.write(data)

@@ -31,15 +31,17 @@ from typing import TYPE_CHECKING
 
 from frontdesk.edge.proxy.client import UpstreamError
 from frontdesk.edge.proxy.options import IDEMPOTENT
+from frontdesk.edge.proxy.relay import relay_head
 from frontdesk.errors import ClientDisconnected, ProtocolError
 
 if TYPE_CHECKING:
     import asyncio
 
-    from frontdesk.edge.proxy.client import UpstreamConnection
+    from frontdesk.edge.proxy.client import ResponseHead, UpstreamConnection
     from frontdesk.edge.proxy.handler import ProxyRoute
     from frontdesk.edge.proxy.job import Job
     from frontdesk.edge.proxy.upstream import Upstream
+    from frontdesk.http.prepared import PreparedHead
 
 log = logging.getLogger("frontdesk.edge.proxy")
 
@@ -118,9 +120,11 @@ class Direct:
             head = conn.head
             if head is None:
                 return  # nothing yet, or an interim 1xx: wait on
-            if conn.complete and self._plain(conn):
-                self._finish()
-                return
+            if conn.complete:
+                prepared = self._prepared(conn, head)
+                if prepared is not None:
+                    self._finish(prepared)
+                    return
         self._hand_over()
 
     def expired(self) -> None:
@@ -141,10 +145,9 @@ class Direct:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _plain(self, conn: UpstreamConnection) -> bool:
-        """The whole response is here and the task would buffer it in memory and send it."""
-        head = conn.head
-        assert head is not None
+    def _prepared(self, conn: UpstreamConnection, head: ResponseHead) -> PreparedHead | None:
+        """The answer's head when the whole response is here and the task would buffer it
+        in memory and send it; None otherwise."""
         route = self.route
         options = route.options
         if head.status == 101 or (
@@ -152,13 +155,11 @@ class Direct:
             and head.status in options.retry_statuses
             and self.job.exchange.request.method in IDEMPOTENT
         ):
-            return False
+            return None
         size = conn.body_size
-        return (
-            size <= options.response_buffer_memory
-            and size <= options.response_buffer_max
-            and route.buffered(head)
-        )
+        if size > options.response_buffer_memory or size > options.response_buffer_max:
+            return None
+        return relay_head(head, self.job, options, route.prefix)
 
     def _stop(self) -> None:
         self.conn.watcher = None
@@ -169,31 +170,28 @@ class Direct:
         self._stop()
         self.route.spawn(self.job, self.server, self.conn)
 
-    def _finish(self) -> None:
+    def _finish(self, prepared: PreparedHead) -> None:
         self._stop()
-        conn, server, route, job = self.conn, self.server, self.route, self.job
-        head = conn.head
-        assert head is not None
+        conn, server, route = self.conn, self.server, self.route
         body = conn.take_body()
         trailers = conn.trailers or None
         server.record_success()
         server.pool.put(conn)
         server.release()
         route.stats.direct += 1
-        fields = route.response_fields(job, head)
         answers = route.answers
         if not answers:
             conn.loop.call_soon(answer, route)
-        answers.append((job, head.status, fields, body, trailers))
+        answers.append((self.job, prepared, body, trailers))
 
 
 def answer(route: ProxyRoute) -> None:
     """Send the answers the direct path prepared during this pass of the loop."""
     answers, route.answers = route.answers, []
-    for job, status, fields, body, trailers in answers:
+    for job, head, body, trailers in answers:
         exchange = job.exchange
         try:
-            exchange.start(status, fields, trailers=trailers is not None)
+            exchange.start_prepared(head, trailers=trailers is not None)
             exchange.end(body, trailers)
         except (ClientDisconnected, ProtocolError):
             if exchange.started and not exchange.finished:

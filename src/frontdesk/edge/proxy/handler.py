@@ -71,6 +71,7 @@ from frontdesk.edge.proxy.tunnel import Tunnel
 from frontdesk.edge.proxy.upstream import Upstream, UpstreamGroup
 from frontdesk.errors import ClientDisconnected, ProtocolError
 from frontdesk.http.exchange import Exchange
+from frontdesk.http.prepared import PreparedHead
 from frontdesk.http.request import Request
 from frontdesk.http.rules import status_line
 from frontdesk.http.writer import CRLF, LAST_CHUNK, chunk, encode_fields
@@ -104,9 +105,7 @@ class ProxyRoute:
         #: direct requests whose heads go out at the end of this pass of the loop
         self.pending: list[Direct] = []
         #: direct answers sent together at the end of this pass of the loop
-        self.answers: list[
-            tuple[Job, int, list[tuple[bytes, bytes]], bytes, list[tuple[bytes, bytes]] | None]
-        ] = []
+        self.answers: list[tuple[Job, PreparedHead, bytes, list[tuple[bytes, bytes]] | None]] = []
 
     def matches(self, path: bytes) -> bool:
         """``/api`` matches ``/api`` and ``/api/...``, never ``/apis``."""

@@ -52,7 +52,8 @@ _REWRITTEN = frozenset(
 _RESPONSE_OWN = frozenset({b"date", b"server"})
 # Names never copied as they are: one set test per field in the common case.
 _NOT_COPIED = _HOP_BY_HOP | _REWRITTEN
-_RESPONSE_DROPPED = _HOP_BY_HOP | _RESPONSE_OWN
+#: an upstream's response fields never passed to the client as they are
+RESPONSE_DROPPED = _HOP_BY_HOP | _RESPONSE_OWN
 _FORWARDING_CACHE_SIZE = 1024
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 # A request id worth keeping: short and plain (it ends up in logs and responses).
@@ -73,22 +74,22 @@ def connection_listed(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
 _listed_cache: dict[bytes, bool] = {}
 
 
+def lists_others(value: bytes) -> bool:
+    """Whether a Connection field's ``value`` names any field beyond the always hop-by-hop
+    ones (``Connection: keep-alive`` on nearly every response names none)."""
+    others = _listed_cache.get(value)
+    if others is None:
+        others = bool(connection_listed([(b"connection", value)]) - _HOP_BY_HOP)
+        if len(value) <= 64:
+            if len(_listed_cache) >= 256:
+                _listed_cache.clear()
+            _listed_cache[value] = others
+    return others
+
+
 def _lists_others(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether the Connection fields name any field beyond the always hop-by-hop ones
-    (``Connection: keep-alive`` on nearly every response names none)."""
-    for name, value in headers:
-        if name != b"connection":
-            continue
-        others = _listed_cache.get(value)
-        if others is None:
-            others = bool(connection_listed([(name, value)]) - _HOP_BY_HOP)
-            if len(value) <= 64:
-                if len(_listed_cache) >= 256:
-                    _listed_cache.clear()
-                _listed_cache[value] = others
-        if others:
-            return True
-    return False
+    """Whether the Connection fields name any field beyond the always hop-by-hop ones."""
+    return any(name == b"connection" and lists_others(value) for name, value in headers)
 
 
 class Forwarding(NamedTuple):
@@ -340,7 +341,7 @@ def response_fields(
     connection = False
     for item in headers:
         name = item[0]
-        if name in _RESPONSE_DROPPED:
+        if name in RESPONSE_DROPPED:
             if name == b"connection":
                 connection = True
             elif tunnel and name == b"upgrade":

@@ -210,11 +210,11 @@ class StaticFiles:
             extra = [(b"server-timing", timing_entry(time.perf_counter() - received))]
         self.ready_answers += 1
         if fd < 0:
-            _start_prepared(exchange, head, extra)
+            exchange.start_prepared(head, extra)
             exchange.end(b"" if body is None else body)
             return True
         try:
-            _start_prepared(exchange, head, extra)
+            exchange.start_prepared(head, extra)
         except BaseException:
             self.cache.release(ready.entry)
             raise
@@ -527,15 +527,6 @@ class StaticFiles:
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _start_prepared(exchange: Exchange, head: PreparedHead, extra: Headers | None) -> None:
-    """Start from a prepared head; a filter's wrapper (which rewrites heads in ``start``)
-    gets the fields through ``start``."""
-    if type(exchange) is Exchange:
-        exchange.start_prepared(head, extra)
-    else:
-        exchange.start(head.status, [*head.fields, *(extra or ())])
 
 
 def _status_for(entry: Entry) -> int:
