@@ -151,11 +151,17 @@ def test_bad_status_is_refused() -> None:
         PreparedHead(1000, [])
 
 
-def test_from_checked_takes_framing_out() -> None:
-    head = PreparedHead.from_checked(
-        200, [(b"content-length", b"7"), (b"connection", b"keep-alive"), (b"x-up", b"1")]
-    )
-    assert head.block == b"x-up: 1\r\n" and head.length == 7 and not head.close
+def test_an_encoded_head_gives_its_fields_back_as_pairs() -> None:
+    head = PreparedHead.encoded(200, b"x-up: 1\r\nset-cookie: a=b: c\r\n", 7)
+    assert head.length == 7 and not head.close
+    assert list(head.fields) == [
+        (b"x-up", b"1"),
+        (b"set-cookie", b"a=b: c"),
+        (b"content-length", b"7"),
+    ]
+    assert list(PreparedHead.encoded(204, b"", -1).fields) == []
+    with pytest.raises(LocalProtocolError):
+        PreparedHead.encoded(101, b"", -1)
 
 
 def test_extra_fields_are_checked_and_leave_the_exchange_unstarted(server: Any) -> None:

@@ -333,7 +333,7 @@ class HttpConnection(asyncio.Protocol):
             self._resume(PAUSE_UPGRADE)
             if stash:
                 self.data_received(stash)
-        if not self._starting:
+        if self._queue and not self._starting:
             self._start_next()
         if self._current is None and not self._queue and not self.closed:
             if self._no_more:

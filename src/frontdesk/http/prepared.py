@@ -54,7 +54,7 @@ class PreparedHead:
     dropped (``close`` records a ``Connection: close``). Immutable by convention; share it.
     """
 
-    __slots__ = ("block", "close", "fields", "length", "line", "status")
+    __slots__ = ("_fields", "block", "close", "length", "line", "status")
 
     status: int
     #: ``HTTP/1.1 <status> <reason>\r\n``
@@ -65,8 +65,7 @@ class PreparedHead:
     length: int
     #: a Connection field asked to close
     close: bool
-    #: the fields as given, for wrappers that must see them (``ExchangeProxy``)
-    fields: Sequence[tuple[bytes, bytes]]
+    _fields: Sequence[tuple[bytes, bytes]] | None
 
     def __init__(self, status: int, headers: Iterable[Sequence[bytes]]) -> None:
         given = tuple((bytes(name), bytes(value)) for name, value in headers)
@@ -74,30 +73,30 @@ class PreparedHead:
         self._set(status, given, encode_fields(fields), length, close)
 
     @classmethod
-    def from_checked(cls, status: int, headers: Sequence[tuple[bytes, bytes]]) -> PreparedHead:
-        """Build one per response from fields already known to be well formed, skipping the
-        name and value checks: names are tokens and values hold no CR, LF or NUL, as in
-        fields parsed by llhttp (an upstream's response). Framing fields are still taken out.
-        """
-        head = cls.__new__(cls)
-        fields, length, close = cls._split(status, headers)
-        block = b"".join([name + b": " + value + CRLF for name, value in fields])
-        head._set(status, tuple(headers), block, length, close)
-        return head
-
-    @classmethod
-    def encoded(
-        cls, status: int, block: bytes, length: int, fields: Sequence[tuple[bytes, bytes]]
-    ) -> PreparedHead:
+    def encoded(cls, status: int, block: bytes, length: int) -> PreparedHead:
         """One from a field block its caller encoded from well-formed fields (each line a
-        token name, ``": "``, a value without CR, LF or NUL, CRLF) and without framing
-        fields; ``length`` the Content-Length, or -1. ``fields``: the same fields as pairs.
+        token name, ``": "``, a value without CR, LF or NUL, CRLF), without framing fields;
+        ``length`` the Content-Length, or -1. Built once per response (an upstream's, from
+        fields llhttp has checked): the checks are the caller's, the pairs made on demand.
         """
         if status < 200:
             raise LocalProtocolError(f"{status} is not a final status")
         head = cls.__new__(cls)
-        head._set(status, fields, block, length, False)
+        head._set(status, None, block, length, False)
         return head
+
+    @property
+    def fields(self) -> Sequence[tuple[bytes, bytes]]:
+        """The fields as given (for ``encoded``: the block's, and the length), for wrappers
+        that must see them (``ExchangeProxy``)."""
+        if self._fields is not None:
+            return self._fields
+        pairs = [line.split(b": ", 1) for line in self.block.split(CRLF)[:-1]]
+        given = [(name, value) for name, value in pairs]
+        if self.length >= 0:
+            given.append((b"content-length", b"%d" % self.length))
+        self._fields = given
+        return given
 
     @staticmethod
     def _split(
@@ -111,7 +110,7 @@ class PreparedHead:
     def _set(
         self,
         status: int,
-        given: Sequence[tuple[bytes, bytes]],
+        given: Sequence[tuple[bytes, bytes]] | None,
         block: bytes,
         length: int,
         close: bool,
@@ -121,4 +120,4 @@ class PreparedHead:
         self.block = block
         self.length = length
         self.close = close
-        self.fields = given
+        self._fields = given

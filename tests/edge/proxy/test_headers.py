@@ -175,3 +175,32 @@ def test_curl_through_the_proxy(gunicorn_urls: tuple[str, str], tmp_path: object
     head, _, body = result.stdout.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     assert b'"body_len": 10' in body and b'"x-forwarded-for": "127.0.0.1"' in body
+
+
+def test_an_upstreams_interim_responses_are_not_mixed_into_the_final_one() -> None:
+    # 100 Continue and 103 Early Hints before the final head, all in one read and apart:
+    # the final response carries its own fields only, on both paths, twice over (the
+    # connection is reused, so the parser kept between responses starts clean).
+    def hinted(backend: RawBackend, sock: socket.socket) -> None:
+        buffer = bytearray()
+        while (request := read_request(sock, buffer)) is not None:
+            backend.record(request[0])
+            sock.sendall(b"HTTP/1.1 100 Continue\r\nx-interim: 1\r\n\r\n")
+            sock.sendall(
+                b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n"
+                b"HTTP/1.1 200 OK\r\nx-final: 1\r\ncontent-length: 2\r\n\r\nok"
+            )
+
+    with raw_backend(hinted) as backend:
+        for buffering in (True, False):
+            group = UpstreamGroup([backend.url])
+            with (
+                proxy(group, response_buffering=buffering) as (server, _),
+                httpx.Client(timeout=10) as client,
+            ):
+                for _ in range(3):
+                    answer = client.get(server.url)
+                    assert answer.status_code == 200 and answer.text == "ok"
+                    assert answer.headers["x-final"] == "1"
+                    assert "link" not in answer.headers
+                    assert "x-interim" not in answer.headers

@@ -268,9 +268,6 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- llhttp callbacks ------------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self._headers = []
-
     def on_header(self, name: bytes, value: bytes) -> None:
         if value[-1:] in b" \t":
             value = value.rstrip(b" \t")
@@ -285,6 +282,7 @@ class UpstreamConnection(asyncio.Protocol):
         status = parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             self._interim = True  # 100 Continue, 103 Early Hints: the final response follows
+            self._headers = []  # (``begin`` started the first message's list)
             return
         headers = self._headers
         version = parser.get_http_version()

@@ -44,13 +44,11 @@ def relay_head(
     """
     trace = job.forwarding.trace
     lines: list[bytes] = []
-    kept: list[tuple[bytes, bytes]] = []
     timing = -1
     request_id = False
     buffering: bool | None = None
     kind: bytes | None = None
-    for item in head.headers:
-        name, value = item
+    for name, value in head.headers:
         if name in RESPONSE_DROPPED:
             if name == b"connection" and lists_others(value):
                 return None
@@ -81,7 +79,6 @@ def relay_head(
         elif first == b"f" and name == TRACE and not trace:
             continue
         lines.append(name + _SEP + value + _CRLF)
-        kept.append(item)
     if buffering is None:
         buffering = options.response_buffering and not (
             options.stream_event_streams
@@ -95,28 +92,20 @@ def relay_head(
     if length is None or status == 204:
         length = -1  # none, or a 204's, which never carries one (RFC 9110 8.6)
     if options.response_request_id and not request_id:
-        field = (b"x-request-id", job.forwarding.request_id)
-        lines.append(b"x-request-id: " + field[1] + _CRLF)
-        kept.append(field)
+        lines.append(b"x-request-id: " + job.forwarding.request_id + _CRLF)
     if options.server_timing:
         spent = time.perf_counter() - job.received - job.waited
         entry = timing_entry(spent)
         if timing >= 0:
             # Appended to the upstream's last Server-Timing field (``add_timing``'s rule).
-            # (``lines`` and ``kept`` run in step.)
-            value = kept[timing][1]
+            value = lines[timing][len(SERVER_TIMING) + 2 : -2]
             value = value + b", " + entry if value.strip() else entry
             lines[timing] = SERVER_TIMING + _SEP + value + _CRLF
-            kept[timing] = (SERVER_TIMING, value)
         else:
             lines.append(SERVER_TIMING + _SEP + entry + _CRLF)
-            kept.append((SERVER_TIMING, entry))
     if trace:
         server = job.server
         upstream = None if server is None else server.address.label
         field = trace_field(route, upstream=upstream, attempts=job.attempts)
         lines.append(field[0] + _SEP + field[1] + _CRLF)
-        kept.append(field)
-    if length >= 0:
-        kept.append((b"content-length", b"%d" % length))  # for a filter's ``start``
-    return PreparedHead.encoded(status, b"".join(lines), length, kept)
+    return PreparedHead.encoded(status, b"".join(lines), length)
