@@ -98,6 +98,26 @@ def test_endless_trailer_is_cut_off() -> None:
     assert fed <= LIMITS.max_head
 
 
+@pytest.mark.parametrize(
+    ("trailers", "refused"),
+    [
+        (b"X-1: 1\r\nX-2: 2\r\n", False),
+        # the head's 3 fields and 8 trailers: past request_fields (10), counted together
+        (b"".join(b"X-%d: v\r\n" % i for i in range(8)), True),
+        (b"X-Big: " + b"v" * 1020 + b"\r\n", True),
+    ],
+)
+def test_trailers_are_held_to_the_field_limits(trailers: bytes, refused: bool) -> None:
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
+    pieces = [head + b"2\r\nhi\r\n0\r\n" + trailers + b"\r\n"]
+    if refused:
+        with pytest.raises(RemoteProtocolError) as caught:
+            parse(pieces, LIMITS)
+        assert caught.value.status == 431
+    else:
+        assert parse(pieces, LIMITS).done[0]["trailers"] == [["x-1", "1"], ["x-2", "2"]]
+
+
 def test_many_chunks_are_not_mistaken_for_trailers() -> None:
     # The trailer bound counts from the last chunk's header only: a long body of small
     # chunks (far more framing bytes than max_head) is fine.

@@ -66,12 +66,15 @@ class RequestParser:
 
     __slots__ = (
         "_body_seen",
-        "_field_count",
         "_head_bytes",
         "_headers",
         "_in_head",
         "_in_trailers",
         "_limits",
+        "_max_field_size",
+        "_max_fields",
+        "_max_head",
+        "_max_target",
         "_parser",
         "_priming",
         "_reframe",
@@ -83,6 +86,11 @@ class RequestParser:
 
     def __init__(self, limits: HttpLimits, sink: ParserSink) -> None:
         self._limits = limits
+        # Read for every request: plain attributes rather than the limits' properties.
+        self._max_head = limits.max_head
+        self._max_fields = limits.request_fields
+        self._max_field_size = limits.request_field_size
+        self._max_target = limits.request_line
         self._sink = sink
         self._parser = _new_llhttp(self)
         self._reset_message()
@@ -93,8 +101,8 @@ class RequestParser:
     def _reset_message(self) -> None:
         self._url: list[bytes] = []
         self._url_len = 0
+        #: the head's field lines; once the head is whole, the request's trailer list
         self._headers: list[tuple[bytes, bytes]] = []
-        self._field_count = 0
         self._in_head = True
         self._in_trailers = False
         self._head_bytes = 0
@@ -121,7 +129,7 @@ class RequestParser:
 
         Raises RemoteProtocolError, or UpgradeRequested after an upgrade request.
         """
-        max_head = self._limits.max_head
+        max_head = self._max_head
         offset = 0
         total = len(data)
         while offset < total:
@@ -163,10 +171,12 @@ class RequestParser:
         assert prime is not None
         self._parser = _new_llhttp(self)
         self._priming = True
+        trailers, self._headers = self._headers, []  # the primer's fields go nowhere
         try:
             self._parser.feed_data(prime)
         finally:
             self._priming = False
+            self._headers = trailers
 
     def _head_too_large(self) -> RemoteProtocolError:
         # on_url refuses a long target itself; past max_head with some target seen, the
@@ -191,33 +201,40 @@ class RequestParser:
     def on_message_begin(self) -> None:
         if self._priming:
             return
-        self._reset_message()
+        # (``_reset_message``, inline: once per request)
+        self._url = []
+        self._url_len = 0
+        self._headers = []
+        self._in_head = True
+        self._in_trailers = False
         self._head_bytes = 1  # the head has begun, whatever the slicing in feed()
+        self._body_seen = 0
 
     def on_url(self, piece: bytes) -> None:
         if self._priming:
             return
         self._url_len += len(piece)
-        if self._url_len > self._limits.request_line:
+        if self._url_len > self._max_target:
             raise RemoteProtocolError("request target too long", 414)
         self._url.append(piece)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # Into the head's fields, or once the head is whole the request's trailers. Their
+        # number and sizes are judged when the section is whole (``_check_fields``): until
+        # then ``max_head`` bounds the memory they take.
         # llhttp drops the OWS before a value but keeps the OWS after it (RFC 9112 5).
         if value[-1:] in b" \t":
             value = value.rstrip(b" \t")
-        if self._priming:
-            return
-        limits = self._limits
-        self._field_count += 1
-        if self._field_count > limits.request_fields:
+        self._headers.append((name.lower(), value))
+
+    def _check_fields(self, fields: list[tuple[bytes, bytes]], count: int) -> None:
+        """Refuse a field section of ``count`` fields in all with one too large (431)."""
+        if count > self._max_fields:
             raise RemoteProtocolError("too many header fields", 431)
-        if len(name) + len(value) + 2 > limits.request_field_size:
-            raise RemoteProtocolError("header field too large", 431)
-        if self._in_head:
-            self._headers.append((name.lower(), value))
-        elif self._request is not None:
-            self._request.trailers.append((name.lower(), value))
+        most = self._max_field_size - 2
+        for name, value in fields:
+            if len(name) + len(value) > most:
+                raise RemoteProtocolError("header field too large", 431)
 
     def on_headers_complete(self) -> None:
         if self._priming:
@@ -245,7 +262,12 @@ class RequestParser:
         proxied = False
         journey = False
         transfer_codings: list[bytes] = []
+        if len(headers) > self._max_fields:
+            raise RemoteProtocolError("too many header fields", 431)
+        most = self._max_field_size - 2
         for name, value in headers:
+            if len(name) + len(value) > most:
+                raise RemoteProtocolError("header field too large", 431)
             # Only a few names matter to framing; compare the first byte before the whole name.
             first = name[:1]
             if first == b"h" and name == b"host":
@@ -334,6 +356,7 @@ class RequestParser:
             journey,
         )
         self._request = request
+        self._headers = request.trailers  # what on_header gets from now on
         self._sink.on_request(request)
 
     @staticmethod
@@ -385,4 +408,7 @@ class RequestParser:
         self._in_head = True
         self._head_bytes = 0
         if request is not None:
+            trailers = request.trailers
+            if trailers:
+                self._check_fields(trailers, len(request.headers) + len(trailers))
             self._sink.on_request_complete(request)
