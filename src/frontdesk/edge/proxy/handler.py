@@ -197,7 +197,11 @@ class ProxyRoute:
         peer = exchange.client
         scheme = options.scheme or exchange.scheme
         forwarding = forwarding_for(
-            request.headers, None if peer is None else peer[0], scheme, options.trusted
+            # (the parser saw whether any journey field is there to keep)
+            request.headers if request.journey else (),
+            None if peer is None else peer[0],
+            scheme,
+            options.trusted,
         )
         trip = exchange.trip
         if trip is not None:  # the edge's access log: the id the app server logs too

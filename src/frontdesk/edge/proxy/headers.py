@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from frontdesk.edge.filters.journey import (
@@ -112,7 +113,7 @@ class Forwarding(NamedTuple):
 
 
 def forwarding_for(
-    headers: list[tuple[bytes, bytes]],
+    headers: Sequence[tuple[bytes, bytes]],
     peer: str | None,
     scheme: str,
     trusted: TrustedProxies,

@@ -44,10 +44,16 @@ class PoolOptions:
     buffer_high: int = 64 * 1024
     buffer_low: int = 16 * 1024
 
+    @property
+    def max_kept(self) -> int:
+        """Most idle connections kept at once."""
+        return max(self.max_idle, self.max_burst_idle)
+
 
 class ConnectionPool:
     __slots__ = (
         "_idle",
+        "_max_kept",
         "_timer",
         "_timer_at",
         "address",
@@ -59,6 +65,7 @@ class ConnectionPool:
     def __init__(self, address: Address, options: PoolOptions) -> None:
         self.address = address
         self.options = options
+        self._max_kept = options.max_kept
         self._idle: deque[UpstreamConnection] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -99,7 +106,7 @@ class ConnectionPool:
             self.closed
             or not conn.reusable
             or not options.max_idle
-            or count >= max(options.max_idle, options.max_burst_idle)
+            or count >= self._max_kept
             or (options.max_requests and conn.requests >= options.max_requests)
         ):
             conn.close()
