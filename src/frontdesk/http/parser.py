@@ -17,7 +17,7 @@ import httptools
 from frontdesk.errors import RemoteProtocolError
 from frontdesk.http.limits import HttpLimits
 from frontdesk.http.request import Request
-from frontdesk.http.rules import HOST, SUPPORTED_VERSIONS
+from frontdesk.http.rules import SUPPORTED_VERSIONS, valid_host
 
 _METHODS: dict[bytes, str] = {}
 
@@ -316,7 +316,7 @@ class RequestParser:
             if version == "1.1":
                 raise RemoteProtocolError("missing Host field", 400)
             host = b""
-        elif HOST.match(host) is None:
+        elif not valid_host(host):
             raise RemoteProtocolError("invalid Host field", 400)
 
         path, query = self._split_target(method, target)

@@ -16,6 +16,22 @@ TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 HOST = re.compile(
     rb"(?:\[[0-9A-Fa-f:.]+(?:%25[0-9A-Za-z._~-]+)?\]|[0-9A-Za-z._~!$&'()*+,;=%\-]*)(?::[0-9]*)?\Z"
 )
+# Hosts already found well formed: nearly every request names one of a few.
+_GOOD_HOSTS: dict[bytes, None] = {}
+
+
+def valid_host(value: bytes) -> bool:
+    """Whether ``value`` is a Host field value of the right shape (RFC 9110 7.2)."""
+    if value in _GOOD_HOSTS:
+        return True
+    if HOST.match(value) is None:
+        return False
+    if len(value) <= 255:
+        if len(_GOOD_HOSTS) >= 256:
+            _GOOD_HOSTS.clear()
+        _GOOD_HOSTS[value] = None
+    return True
+
 
 # Characters a response field name or value must never carry (RFC 9110 5.5).
 FORBIDDEN_IN_FIELD = re.compile(rb"[\x00\r\n]")

@@ -136,7 +136,7 @@ def forwarding_for(
     if request_id is None:
         # 128 random bits from the process's generator (reseeded in every forked worker):
         # unique enough for an id, without a system call per request as secrets would take.
-        request_id = b"%032x" % random.getrandbits(128)
+        request_id = random.getrandbits(128).to_bytes(16, "big").hex().encode()
     return Forwarding(peer, is_trusted, scheme, request_id, start or b"", trace)
 
 
