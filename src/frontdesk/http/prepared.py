@@ -82,7 +82,13 @@ class PreparedHead:
         if status < 200:
             raise LocalProtocolError(f"{status} is not a final status")
         head = cls.__new__(cls)
-        head._set(status, None, block, length, False)
+        # (``_set``, inline: once per proxied response)
+        head.status = status
+        head.line = status_line(status)
+        head.block = block
+        head.length = length
+        head.close = False
+        head._fields = None
         return head
 
     @property

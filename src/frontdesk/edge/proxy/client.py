@@ -101,14 +101,6 @@ def _tokens_of(value: bytes) -> frozenset[bytes]:
     return tokens
 
 
-def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
-    found = _NO_TOKENS
-    for name, value in headers:
-        if name == b"connection":
-            found = found | _tokens_of(value)
-    return found
-
-
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
         "_body",
@@ -288,15 +280,15 @@ class UpstreamConnection(asyncio.Protocol):
         version = parser.get_http_version()
         content_length: int | None = None
         chunked = False
-        connection = False
+        tokens = _NO_TOKENS
         for name, value in headers:
             if name == b"content-length":
                 content_length = int(value)  # llhttp has checked it
             elif name == b"transfer-encoding":
                 chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
             elif name == b"connection":
-                connection = True
-        tokens = _connection_tokens(headers) if connection else _NO_TOKENS
+                more = _tokens_of(value)
+                tokens = more if tokens is _NO_TOKENS else tokens | more
         keep_alive = b"keep-alive" in tokens if version == "1.0" else b"close" not in tokens
         self._head = ResponseHead(status, version, headers, content_length, chunked, keep_alive)
         if self._head_only and status != 101:
@@ -380,7 +372,9 @@ class UpstreamConnection(asyncio.Protocol):
         """The exchange ended cleanly and both sides allow another one."""
         head = self._head
         return (
-            self.usable
+            not self.closed
+            and self._error is None
+            and not self.upgraded
             and self._complete
             and self._keep_alive
             and not self._dirty

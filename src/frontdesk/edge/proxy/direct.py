@@ -52,7 +52,13 @@ class Direct:
     __slots__ = ("conn", "deadline", "head", "job", "route", "sent_at", "server")
 
     def __init__(
-        self, route: ProxyRoute, job: Job, server: Upstream, conn: UpstreamConnection
+        self,
+        route: ProxyRoute,
+        job: Job,
+        server: Upstream,
+        conn: UpstreamConnection,
+        head: bytes,
+        deadline: float,
     ) -> None:
         self.route = route
         self.job = job
@@ -60,20 +66,20 @@ class Direct:
         self.conn = conn
         self.sent_at = time.perf_counter()
         #: loop time at which the response is late (``read_timeout`` after the head went)
-        self.deadline = 0.0
+        self.deadline = deadline
         #: the request head, until ``flush`` writes it
-        self.head = b""
+        self.head = head
 
     @classmethod
     def start(cls, route: ProxyRoute, job: Job, server: Upstream, conn: UpstreamConnection) -> bool:
-        """Send ``job``'s request (it has no body) on the idle ``conn`` to ``server``, whose
-        ``active`` already counts it.
+        """Send ``job``'s request (it has no body) on ``conn``, idle and usable as the pool
+        handed it out, to ``server``, whose ``active`` already counts it.
 
         False when the connection turned out closed: nothing was sent, ``conn`` is aborted
         and the request is the caller's to send another way (still counted).
         """
         transport = conn.transport
-        if not conn.usable or transport is None or transport.is_closing():
+        if transport is None or transport.is_closing():
             conn.abort()
             return False
         head = route.request_head(job, server)
@@ -81,11 +87,9 @@ class Direct:
         job.server = server
         job.attempts += 1
         route.stats.reused_connections += 1
-        direct = cls(route, job, server, conn)
-        direct.head = head
-        conn.watcher = direct.changed
         loop = conn.loop
-        direct.deadline = loop.time() + route.options.read_timeout
+        direct = cls(route, job, server, conn, head, loop.time() + route.options.read_timeout)
+        conn.watcher = direct.changed
         # One timer per route, for the oldest request waiting (every request of a route
         # has the same timeout, so they come due in the order they were sent).
         if route.direct_timer is None:
@@ -93,7 +97,7 @@ class Direct:
         route.direct[direct] = None
         pending = route.pending
         if not pending:
-            conn.loop.call_soon(flush, route)
+            loop.call_soon(flush, route)
         pending.append(direct)
         return True
 
