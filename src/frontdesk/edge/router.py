@@ -108,9 +108,11 @@ class Router:
         # Host-specific mounts before catch-alls, then longer prefixes before shorter ones;
         # the sort is stable, so mounts of equal rank keep their configured order.
         self.mounts = sorted(mounts, key=lambda m: (not m.hosts, -len(m.prefix)))
+        #: some mount is for named hosts only: the request's host name must be read
+        self._by_host = any(mount.hosts for mount in self.mounts)
 
     def find(self, host: bytes, path: bytes) -> Route | None:
-        name = host_name(host)
+        name = host_name(host) if self._by_host else b""
         for mount in self.mounts:
             if mount.accepts(name, path):
                 return mount.route
