@@ -6,10 +6,11 @@ only record what is written, so what it measures is frontdesk's own work per req
 
 - ``core``: the HTTP/1.1 core (parser, connection, exchange) answering a fixed response;
 - ``proxy``: the edge's proxy route on its direct path, to an upstream answering at once
-  with an nginx-like response head.
+  with an nginx-like response head (``proxy-filtered``: the same with the response filters
+  on, compression among them, as ``frontdesk edge`` and ``frontdesk run`` default to).
 
-``python -m bench.inproc core|proxy`` prints CPU microseconds per request (best of 7).
-``python -m bench.inproc --instructions core|proxy`` runs itself twice under valgrind's
+``python -m bench.inproc PATH`` prints CPU microseconds per request (best of 7).
+``python -m bench.inproc --instructions PATH`` runs itself twice under valgrind's
 cachegrind and prints instructions per request: deterministic to about 0.1%, so a change
 can be judged on any machine load (``apt-get install valgrind``). Neither is a comparison
 with peers; those are ``python -m bench``'s rows.
@@ -128,14 +129,14 @@ def core_clients() -> Clients:
     return Clients(lambda: HttpConnection(server), CLIENT_REQUEST)
 
 
-def proxy_clients() -> Clients:
+def proxy_clients(compress: bool = False) -> Clients:
     from frontdesk.edge.proxy.client import UpstreamConnection
     from frontdesk.edge.site import EdgeSpec, ProxySpec, build_site
     from frontdesk.http.connection import HttpConnection
     from frontdesk.http.limits import HttpLimits
     from frontdesk.http.server import HttpServer
 
-    site = build_site(EdgeSpec(proxies=(ProxySpec("/", ("127.0.0.1:9",)),), compress=False))
+    site = build_site(EdgeSpec(proxies=(ProxySpec("/", ("127.0.0.1:9",)),), compress=compress))
     server = HttpServer(site.handler, HttpLimits())
     site.start()
     upstream = site.routes[0].group.servers[0]
@@ -157,7 +158,12 @@ def proxy_clients() -> Clients:
     return Clients(lambda: HttpConnection(server), PROXY_REQUEST)
 
 
-PATHS = {"core": core_clients, "proxy": proxy_clients}
+PATHS = {
+    "core": core_clients,
+    "proxy": proxy_clients,
+    # with the response filters on, as ``frontdesk edge`` and ``frontdesk run`` default to
+    "proxy-filtered": lambda: proxy_clients(compress=True),
+}
 
 
 async def measure(path: str, rounds: int, repeat: int) -> list[float]:

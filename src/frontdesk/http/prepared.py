@@ -73,11 +73,18 @@ class PreparedHead:
         self._set(status, given, encode_fields(fields), length, close)
 
     @classmethod
-    def encoded(cls, status: int, block: bytes, length: int) -> PreparedHead:
+    def encoded(
+        cls,
+        status: int,
+        block: bytes,
+        length: int,
+        fields: Sequence[tuple[bytes, bytes]] | None = None,
+    ) -> PreparedHead:
         """One from a field block its caller encoded from well-formed fields (each line a
         token name, ``": "``, a value without CR, LF or NUL, CRLF), without framing fields;
         ``length`` the Content-Length, or -1. Built once per response (an upstream's, from
-        fields llhttp has checked): the checks are the caller's, the pairs made on demand.
+        fields llhttp has checked): the checks are the caller's. ``fields``: the same as
+        pairs, with the length, when the caller has them; else made from the block on demand.
         """
         if status < 200:
             raise LocalProtocolError(f"{status} is not a final status")
@@ -88,7 +95,7 @@ class PreparedHead:
         head.block = block
         head.length = length
         head.close = False
-        head._fields = None
+        head._fields = fields
         return head
 
     @property

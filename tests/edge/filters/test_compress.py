@@ -15,7 +15,7 @@ import pytest
 
 from frontdesk.edge.filters import CompressionFilter
 from frontdesk.edge.filters.negotiate import MediaTypes, choose_coding, parse_accept_encoding
-from frontdesk.http import Exchange
+from frontdesk.http import Exchange, PreparedHead
 from tests.edge.filters.support import LoopServer, Scripted, serve
 
 try:
@@ -102,51 +102,64 @@ def test_default_media_types(content_type: bytes, expected: bool) -> None:
 # -- responses -----------------------------------------------------------------------------
 
 
-def respond(exchange: Exchange) -> None:
-    """The response is chosen by the path: /<kind>[/<content-type>]."""
+def respond(exchange: Exchange, prepared: bool) -> None:
+    """The response is chosen by the path: /<kind>[/<content-type>]. ``prepared``: the
+    head goes through ``start_prepared`` (static files' and the proxy's way), not ``start``."""
+
+    def begin(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+        if prepared:
+            exchange.start_prepared(PreparedHead(status, fields))
+        else:
+            exchange.start(status, fields)
+
     path = exchange.request.path.decode()
     kind, _, rest = path.strip("/").partition("/")
     ctype = (rest or "text/plain").encode()
     fields = [(b"content-type", ctype)]
     if kind == "whole":
-        exchange.start(200, fields)
+        begin(200, fields)
         exchange.end(TEXT)
     elif kind == "small":
-        exchange.start(200, fields)
+        begin(200, fields)
         exchange.end(b"tiny")
     elif kind == "declared":
-        exchange.start(200, [*fields, (b"content-length", b"%d" % len(TEXT))])
+        begin(200, [*fields, (b"content-length", b"%d" % len(TEXT))])
         exchange.write(TEXT[:1000])
         exchange.end(TEXT[1000:])
     elif kind == "small-declared":
-        exchange.start(200, [*fields, (b"Content-Length", b"4")])
+        begin(200, [*fields, (b"Content-Length", b"4")])
         exchange.end(b"tiny")
     elif kind == "encoded":
-        exchange.start(200, [*fields, (b"content-encoding", b"gzip")])
+        begin(200, [*fields, (b"content-encoding", b"gzip")])
         exchange.end(zlib.compress(TEXT))
     elif kind == "partial":
-        exchange.start(206, [*fields, (b"content-range", b"bytes 0-1919/9999")])
+        begin(206, [*fields, (b"content-range", b"bytes 0-1919/9999")])
         exchange.end(TEXT)
     elif kind == "not-modified":
-        exchange.start(304, [(b"etag", b'"v1"')])
+        begin(304, [(b"etag", b'"v1"')])
         exchange.end()
     elif kind == "no-transform":
-        exchange.start(200, [*fields, (b"cache-control", b"public, no-transform")])
+        begin(200, [*fields, (b"cache-control", b"public, no-transform")])
         exchange.end(TEXT)
     elif kind == "etag":
-        exchange.start(200, [*fields, (b"etag", b'"v1"'), (b"accept-ranges", b"bytes")])
+        begin(200, [*fields, (b"etag", b'"v1"'), (b"accept-ranges", b"bytes")])
         exchange.end(TEXT)
     elif kind == "vary":
-        exchange.start(200, [*fields, (b"vary", b"Cookie")])
+        begin(200, [*fields, (b"vary", b"Cookie")])
         exchange.end(TEXT)
     else:
-        exchange.start(404, fields)
+        begin(404, fields)
         exchange.end(b"no such test response")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LoopServer]:
-    with serve(CompressionFilter(Scripted(respond))) as server:
+@pytest.fixture(scope="module", params=[False, True], ids=["start", "start_prepared"])
+def server(request: pytest.FixtureRequest) -> Iterator[LoopServer]:
+    prepared = request.param
+
+    def answer(exchange: Exchange) -> None:
+        respond(exchange, prepared)
+
+    with serve(CompressionFilter(Scripted(answer))) as server:
         yield server
 
 
@@ -252,7 +265,10 @@ def test_etag_weakened_accept_ranges_dropped_vary_merged(server: LoopServer) -> 
 
 
 def test_without_brotli_gzip_is_used() -> None:
-    with serve(CompressionFilter(Scripted(respond), codings=("gzip",))) as server:
+    def answer(exchange: Exchange) -> None:
+        respond(exchange, prepared=False)
+
+    with serve(CompressionFilter(Scripted(answer), codings=("gzip",))) as server:
         response, raw = fetch(server, "/whole", "br, gzip;q=0.5")
         assert response.headers["content-encoding"] == "gzip" and gunzip(raw) == TEXT
         response, raw = fetch(server, "/whole", "br")

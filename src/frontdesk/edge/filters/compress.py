@@ -32,6 +32,7 @@ from frontdesk.edge.filters.proxy import ExchangeProxy, Fields
 from frontdesk.errors import LocalProtocolError
 from frontdesk.http.connection import Handler
 from frontdesk.http.exchange import Exchange
+from frontdesk.http.prepared import PreparedHead
 from frontdesk.http.rules import status_line
 from frontdesk.http.writer import encode_fields
 
@@ -78,13 +79,9 @@ class CompressionFilter:
         return make_encoder(coding, self.gzip_level, self.brotli_quality)
 
 
-def _has_token(fields: Fields, name: bytes, token: bytes) -> bool:
-    for key, value in fields:
-        if key.lower() == name:
-            for item in value.lower().split(b","):
-                if item.strip() in (token, b"*"):
-                    return True
-    return False
+def _lists(value: bytes, token: bytes) -> bool:
+    """Whether a list-valued field's ``value`` holds ``token`` (or ``*``)."""
+    return any(item.strip() in (token, b"*") for item in value.lower().split(b","))
 
 
 class CompressingExchange(ExchangeProxy):
@@ -127,10 +124,11 @@ class CompressingExchange(ExchangeProxy):
         if self.started:
             raise LocalProtocolError("response already started")
         fields = [(bytes(name), bytes(value)) for name, value in headers]
-        if not self._eligible(status, fields):
+        eligible, varies = self._inspect(status, fields)
+        if not eligible:
             self.inner.start(status, fields, trailers=trailers)
             return
-        if not _has_token(fields, b"vary", b"accept-encoding"):
+        if not varies:
             fields.append((b"vary", b"accept-encoding"))
         length = self._content_length(fields)
         if self._coding is None or (length is not None and length < self._config.min_size):
@@ -146,19 +144,47 @@ class CompressingExchange(ExchangeProxy):
         self._declared = length
         self._begin(status, fields, trailers)
 
-    def _eligible(self, status: int, fields: Fields) -> bool:
+    def start_prepared(
+        self, head: PreparedHead, extra: Fields | None = None, *, trailers: bool = False
+    ) -> None:
+        # A response left as it is (not compressible, no coding accepted, or too small by
+        # its declared length) starts from the prepared head itself, with Vary added where
+        # due: its fields are not checked and encoded a second time.
+        status, fields = head.status, head.fields
+        if self.started or extra or head.close:
+            self.start(status, [*fields, *(extra or ())], trailers=trailers)
+            return
+        eligible, varies = self._inspect(status, fields)
+        if not eligible:
+            self.inner.start_prepared(head, trailers=trailers)
+        elif self._coding is None or 0 <= head.length < self._config.min_size:
+            vary = None if varies else [(b"vary", b"accept-encoding")]
+            self.inner.start_prepared(head, vary, trailers=trailers)
+        else:
+            self.start(status, fields, trailers=trailers)
+
+    def _inspect(self, status: int, fields: Sequence[tuple[bytes, bytes]]) -> tuple[bool, bool]:
+        """In one pass: whether the response may be compressed, and whether its Vary
+        already names Accept-Encoding."""
         if status < 200 or status in _UNCOMPRESSIBLE_STATUSES:
-            return False
+            return False, False
         content_type: bytes | None = None
+        varies = False
+        no_transform = False
         for name, value in fields:
             key = name.lower()
-            if key == b"content-encoding":
-                return False
-            if key == b"content-type" and content_type is None:
-                content_type = value
-        if _has_token(fields, b"cache-control", b"no-transform"):
-            return False
-        return content_type is not None and self._config.types.matches(content_type)
+            if key == b"content-type":
+                if content_type is None:
+                    content_type = value
+            elif key == b"content-encoding":
+                return False, False
+            elif key == b"cache-control":
+                no_transform = no_transform or _lists(value, b"no-transform")
+            elif key == b"vary":
+                varies = varies or _lists(value, b"accept-encoding")
+        if no_transform or content_type is None:
+            return False, varies
+        return self._config.types.matches(content_type), varies
 
     @staticmethod
     def _content_length(fields: Fields) -> int | None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from frontdesk.http.exchange import Exchange
     from frontdesk.http.prepared import PreparedHead
     from frontdesk.http.request import Request
+    from frontdesk.observe.journey import Trip
 
 Fields = list[tuple[bytes, bytes]]
 
@@ -28,6 +29,9 @@ class ExchangeProxy:
 
     def __init__(self, inner: Exchange) -> None:
         self.inner = inner
+        # Facts fixed for the exchange's life, read on every request: plain attributes.
+        self.request: Request = inner.request
+        self.received: float = inner.received
 
     def as_exchange(self) -> Exchange:
         """This proxy, typed as what handlers take (it has the same surface)."""
@@ -40,8 +44,12 @@ class ExchangeProxy:
     # -- what handlers read most, typed ---------------------------------------------------
 
     @property
-    def request(self) -> Request:
-        return self.inner.request
+    def trip(self) -> Trip | None:
+        return self.inner.trip
+
+    @trip.setter
+    def trip(self, value: Trip | None) -> None:
+        self.inner.trip = value
 
     @property
     def client(self) -> tuple[str, int] | None:

@@ -33,6 +33,7 @@ from frontdesk.edge.proxy.client import UpstreamError
 from frontdesk.edge.proxy.options import IDEMPOTENT
 from frontdesk.edge.proxy.relay import relay_head
 from frontdesk.errors import ClientDisconnected, ProtocolError
+from frontdesk.http.exchange import Exchange
 
 if TYPE_CHECKING:
     import asyncio
@@ -163,7 +164,8 @@ class Direct:
         size = conn.body_size
         if size > options.response_buffer_memory or size > options.response_buffer_max:
             return None
-        return relay_head(head, self.job, options, route.prefix)
+        exchange = self.job.exchange
+        return relay_head(head, self.job, options, route.prefix, type(exchange) is not Exchange)
 
     def _stop(self) -> None:
         self.conn.watcher = None

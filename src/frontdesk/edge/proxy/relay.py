@@ -34,16 +34,18 @@ _SEP = b": "
 
 
 def relay_head(
-    head: ResponseHead, job: Job, options: ProxyOptions, route: str
+    head: ResponseHead, job: Job, options: ProxyOptions, route: str, pairs: bool = False
 ) -> PreparedHead | None:
     """``head`` as the client gets it (a buffered final response), or None when it is not
     one to buffer (X-Accel-Buffering, an event stream) or a Connection field names other
     fields to drop: the general path handles those.
 
-    ``route``: the route's prefix, for the trace field.
+    ``route``: the route's prefix, for the trace field. ``pairs``: the answer goes through a
+    filter, which reads the fields as pairs: collect them on the way.
     """
     trace = job.forwarding.trace
     lines: list[bytes] = []
+    kept: list[tuple[bytes, bytes]] | None = [] if pairs else None
     timing = -1
     request_id = False
     buffering: bool | None = None
@@ -79,6 +81,8 @@ def relay_head(
         elif first == b"f" and name == TRACE and not trace:
             continue
         lines.append(name + _SEP + value + _CRLF)
+        if kept is not None:
+            kept.append((name, value))
     if buffering is None:
         buffering = options.response_buffering and not (
             options.stream_event_streams
@@ -93,6 +97,8 @@ def relay_head(
         length = -1  # none, or a 204's, which never carries one (RFC 9110 8.6)
     if options.response_request_id and not request_id:
         lines.append(b"x-request-id: " + job.forwarding.request_id + _CRLF)
+        if kept is not None:
+            kept.append((b"x-request-id", job.forwarding.request_id))
     if options.server_timing:
         spent = time.perf_counter() - job.received - job.waited
         entry = timing_entry(spent)
@@ -101,11 +107,19 @@ def relay_head(
             value = lines[timing][len(SERVER_TIMING) + 2 : -2]
             value = value + b", " + entry if value.strip() else entry
             lines[timing] = SERVER_TIMING + _SEP + value + _CRLF
+            if kept is not None:
+                kept[timing] = (SERVER_TIMING, value)  # (the two run in step up to here)
         else:
             lines.append(SERVER_TIMING + _SEP + entry + _CRLF)
+            if kept is not None:
+                kept.append((SERVER_TIMING, entry))
     if trace:
         server = job.server
         upstream = None if server is None else server.address.label
         field = trace_field(route, upstream=upstream, attempts=job.attempts)
         lines.append(field[0] + _SEP + field[1] + _CRLF)
-    return PreparedHead.encoded(status, b"".join(lines), length)
+        if kept is not None:
+            kept.append(field)
+    if kept is not None and length >= 0:
+        kept.append((b"content-length", b"%d" % length))
+    return PreparedHead.encoded(status, b"".join(lines), length, kept)
