@@ -5,6 +5,8 @@ hides a change worth 3%. This runs one layer's request path in process, with tra
 only record what is written, so what it measures is frontdesk's own work per request:
 
 - ``core``: the HTTP/1.1 core (parser, connection, exchange) answering a fixed response;
+- ``asgi``, ``wsgi``: the app server's handler (as ``frontdesk serve`` builds it, one
+  thread for WSGI) calling the bench's hello-world app of that interface;
 - ``proxy``: the edge's proxy route on its direct path, to an upstream answering at once
   with an nginx-like response head (``proxy-filtered``: the same with the response filters
   on, compression among them, as ``frontdesk edge`` and ``frontdesk run`` default to).
@@ -158,8 +160,35 @@ def proxy_clients(compress: bool = False) -> Clients:
     return Clients(lambda: HttpConnection(server), PROXY_REQUEST)
 
 
+def _app_server(kind: str) -> Clients:
+    """The app server's handler as ``frontdesk serve`` builds it by default, on a hello app."""
+    from frontdesk.http.connection import HttpConnection
+    from frontdesk.http.limits import HttpLimits
+    from frontdesk.http.server import HttpServer
+    from frontdesk.interfaces.proxy import TrustedProxies
+    from frontdesk.observe.journey import Journey
+
+    trusted = TrustedProxies.from_setting(["127.0.0.1", "::1"])
+    journey = Journey(trusted, interface=kind)
+    handler: Any
+    if kind == "asgi":
+        from bench.apps.hello_asgi import app as asgi_app
+        from frontdesk.interfaces.asgi.http import ASGIHandler
+
+        handler = ASGIHandler(asgi_app, trusted_proxies=trusted, journey=journey)
+    else:
+        from bench.apps.hello_wsgi import app as wsgi_app
+        from frontdesk.interfaces.wsgi.handler import WSGIHandler
+
+        handler = WSGIHandler(wsgi_app, trusted_proxies=trusted, journey=journey)
+    server = HttpServer(handler, HttpLimits())
+    return Clients(lambda: HttpConnection(server), CLIENT_REQUEST)
+
+
 PATHS = {
     "core": core_clients,
+    "asgi": lambda: _app_server("asgi"),
+    "wsgi": lambda: _app_server("wsgi"),
     "proxy": proxy_clients,
     # with the response filters on, as ``frontdesk edge`` and ``frontdesk run`` default to
     "proxy-filtered": lambda: proxy_clients(compress=True),

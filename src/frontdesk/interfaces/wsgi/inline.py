@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from contextlib import contextmanager
 from io import BytesIO
-from typing import IO, TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from frontdesk.errors import ClientDisconnected, ProtocolError
 from frontdesk.interfaces.wsgi.cycle import fail_exchange, open_response, respond
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterator
+    from collections.abc import Callable, Generator
 
     from frontdesk.http.exchange import Exchange
     from frontdesk.interfaces.wsgi.environ import EnvironBuilder
@@ -76,24 +75,22 @@ class ExchangeSink:
 
     def end(self, head: Head | None, data: bytes) -> None:
         exchange = self._start(head)
-        with _loop_visible(self.loop):
-            exchange.end(data)
+        _with_loop(self.loop, exchange.end, data)
 
     def fail(self) -> None:
-        with _loop_visible(self.loop):
-            fail_exchange(self.exchange)
+        _with_loop(self.loop, fail_exchange, self.exchange)
 
     def abort(self) -> None:
-        with _loop_visible(self.loop):
-            self.exchange.abort()
+        _with_loop(self.loop, self.exchange.abort)
 
 
-@contextmanager
-def _loop_visible(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+def _with_loop(loop: asyncio.AbstractEventLoop, call: Callable[..., None], *args: Any) -> None:
+    """``call(*args)`` with ``loop`` visible as the running loop (the app's frames hide it):
+    finishing an exchange may start the next pipelined request's task."""
     hidden = asyncio._get_running_loop()
     asyncio._set_running_loop(loop)
     try:
-        yield
+        call(*args)
     finally:
         asyncio._set_running_loop(hidden)
 

@@ -44,6 +44,35 @@ def parse_status(status: object) -> int:
     return code
 
 
+# Field lines seen before, checked: (name, value) -> (lower-case name, name, value) as bytes.
+# Apps send the same few again and again; the cache is bounded and holds short values only.
+_CHECKED: dict[tuple[str, str], tuple[bytes, bytes, bytes]] = {}
+_CHECKED_MAX: Final = 1024
+_CHECKED_VALUE: Final = 256
+
+
+def _check_header(item: object) -> tuple[bytes, bytes, bytes]:
+    if not isinstance(item, tuple) or len(item) != 2:
+        raise TypeError(f"a WSGI header must be a (name, value) tuple, got {item!r}")
+    name, value = item
+    if type(name) is not str or type(value) is not str:
+        raise TypeError(f"WSGI header names and values must be str, got {item!r}")
+    if _TOKEN.match(name) is None:
+        raise ValueError(f"invalid response header name {name!r}")
+    if _FORBIDDEN.search(value) is not None:
+        raise ValueError(f"response header {name} has CR, LF or NUL in its value")
+    key = name.lower().encode("ascii")
+    if key in HOP_BY_HOP:
+        raise ValueError(f"hop-by-hop header {name!r} is the server's to send, not the app's")
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"response header {name} is not latin-1: {value!r}") from None
+    if key == b"content-length" and not (raw.isdigit() and len(raw) <= 19):
+        raise ValueError(f"invalid Content-Length {value!r}")
+    return key, name.encode("ascii"), raw
+
+
 def encode_headers(headers: object) -> tuple[list[tuple[bytes, bytes]], int]:
     """The fields as bytes and the declared Content-Length (-1 for none); raises on a bad one."""
     if not isinstance(headers, list):
@@ -51,29 +80,23 @@ def encode_headers(headers: object) -> tuple[list[tuple[bytes, bytes]], int]:
     fields: list[tuple[bytes, bytes]] = []
     length = -1
     for item in headers:
-        if not isinstance(item, tuple) or len(item) != 2:
-            raise TypeError(f"a WSGI header must be a (name, value) tuple, got {item!r}")
-        name, value = item
-        if type(name) is not str or type(value) is not str:
-            raise TypeError(f"WSGI header names and values must be str, got {item!r}")
-        if _TOKEN.match(name) is None:
-            raise ValueError(f"invalid response header name {name!r}")
-        if _FORBIDDEN.search(value) is not None:
-            raise ValueError(f"response header {name} has CR, LF or NUL in its value")
-        key = name.lower().encode("ascii")
-        if key in HOP_BY_HOP:
-            raise ValueError(f"hop-by-hop header {name!r} is the server's to send, not the app's")
-        try:
-            raw = value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError(f"response header {name} is not latin-1: {value!r}") from None
+        # Only exact (str, str) tuples are looked up: a subclass must pass the checks itself.
+        checked = None
+        if type(item) is tuple and len(item) == 2 and type(item[0]) is type(item[1]) is str:
+            checked = _CHECKED.get(item)
+        if checked is None:
+            checked = _check_header(item)
+            if len(item[1]) <= _CHECKED_VALUE:
+                if len(_CHECKED) >= _CHECKED_MAX:
+                    _CHECKED.clear()
+                _CHECKED[item] = checked
+        key, name, raw = checked
         if key == b"content-length":
-            if not (raw.isdigit() and len(raw) <= 19):
-                raise ValueError(f"invalid Content-Length {value!r}")
-            if length >= 0 and int(raw) != length:
+            declared = int(raw)
+            if length >= 0 and declared != length:
                 raise ValueError("differing Content-Length values")
-            length = int(raw)
-        fields.append((name.encode("ascii"), raw))
+            length = declared
+        fields.append((name, raw))
     return fields, length
 
 
