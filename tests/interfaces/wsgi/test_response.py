@@ -57,6 +57,22 @@ def test_invalid_headers(headers: Any) -> None:
         encode_headers(headers)
 
 
+def test_a_checked_header_remembered_lets_no_look_alike_through() -> None:
+    # Field lines are remembered once checked; something equal but not of str, or
+    # ill-formed in its own way, is checked and refused every time.
+    class Text(str):
+        pass
+
+    good = [("X-Seen", "1"), ("Content-Length", "5")]
+    for _ in range(2):
+        assert encode_headers(good) == ([(b"X-Seen", b"1"), (b"Content-Length", b"5")], 5)
+    for bad in ([(Text("X-Seen"), "1")], [("X-Seen", Text("1"))]):
+        with pytest.raises(TypeError):
+            encode_headers(bad)
+    with pytest.raises(ValueError):
+        encode_headers([("Content-Length", "5"), ("Content-Length", "6")])
+
+
 def test_headers_encoded_latin1() -> None:
     fields, length = encode_headers([("X-Name", "caf\xe9"), ("Content-Length", "3")])
     assert fields == [(b"X-Name", b"caf\xe9"), (b"Content-Length", b"3")]
