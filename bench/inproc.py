@@ -6,7 +6,8 @@ only record what is written, so what it measures is frontdesk's own work per req
 
 - ``core``: the HTTP/1.1 core (parser, connection, exchange) answering a fixed response;
 - ``asgi``, ``wsgi``: the app server's handler (as ``frontdesk serve`` builds it, one
-  thread for WSGI) calling the bench's hello-world app of that interface;
+  thread for WSGI) calling the bench's hello-world app of that interface; ``-behind-edge``:
+  the requests carry the forwarding and journey fields the edge adds (``frontdesk run``);
 - ``proxy``: the edge's proxy route on its direct path, to an upstream answering at once
   with an nginx-like response head (``proxy-filtered``: the same with the response filters
   on, compression among them, as ``frontdesk edge`` and ``frontdesk run`` default to).
@@ -35,6 +36,13 @@ CONNECTIONS = 64
 
 CLIENT_REQUEST = (
     b"GET /items/1?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
+)
+# The same as the edge sends it on (``--behind-edge``): its forwarding and journey fields.
+EDGE_REQUEST = (
+    b"GET /items/1?x=1 HTTP/1.1\r\nhost: 127.0.0.1:8000\r\nuser-agent: bench\r\naccept: */*\r\n"
+    b"x-forwarded-for: 127.0.0.1\r\nx-forwarded-proto: http\r\nx-forwarded-host: 127.0.0.1:8000\r\n"
+    b'forwarded: for=127.0.0.1;proto=http;host="127.0.0.1:8000"\r\n'
+    b"x-request-id: 0123456789abcdef0123456789abcdef\r\nx-request-start: t=1764040000000000\r\n\r\n"
 )
 # What wrk sends, and what an nginx ``return 200`` answers.
 PROXY_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
@@ -122,13 +130,13 @@ class _Answer:
         exchange.end(b"Hello, world!")
 
 
-def core_clients() -> Clients:
+def core_clients(request: bytes = CLIENT_REQUEST) -> Clients:
     from frontdesk.http.connection import HttpConnection
     from frontdesk.http.limits import HttpLimits
     from frontdesk.http.server import HttpServer
 
     server = HttpServer(_Answer(), HttpLimits())
-    return Clients(lambda: HttpConnection(server), CLIENT_REQUEST)
+    return Clients(lambda: HttpConnection(server), request)
 
 
 def proxy_clients(compress: bool = False) -> Clients:
@@ -160,7 +168,7 @@ def proxy_clients(compress: bool = False) -> Clients:
     return Clients(lambda: HttpConnection(server), PROXY_REQUEST)
 
 
-def _app_server(kind: str) -> Clients:
+def _app_server(kind: str, request: bytes) -> Clients:
     """The app server's handler as ``frontdesk serve`` builds it by default, on a hello app."""
     from frontdesk.http.connection import HttpConnection
     from frontdesk.http.limits import HttpLimits
@@ -182,13 +190,16 @@ def _app_server(kind: str) -> Clients:
 
         handler = WSGIHandler(wsgi_app, trusted_proxies=trusted, journey=journey)
     server = HttpServer(handler, HttpLimits())
-    return Clients(lambda: HttpConnection(server), CLIENT_REQUEST)
+    return Clients(lambda: HttpConnection(server), request)
 
 
-PATHS = {
+PATHS: dict[str, Callable[[], Clients]] = {
     "core": core_clients,
-    "asgi": lambda: _app_server("asgi"),
-    "wsgi": lambda: _app_server("wsgi"),
+    "asgi": lambda: _app_server("asgi", CLIENT_REQUEST),
+    "wsgi": lambda: _app_server("wsgi", CLIENT_REQUEST),
+    # the app server as ``frontdesk run``'s edge drives it: forwarding and journey fields
+    "asgi-behind-edge": lambda: _app_server("asgi", EDGE_REQUEST),
+    "wsgi-behind-edge": lambda: _app_server("wsgi", EDGE_REQUEST),
     "proxy": proxy_clients,
     # with the response filters on, as ``frontdesk edge`` and ``frontdesk run`` default to
     "proxy-filtered": lambda: proxy_clients(compress=True),

@@ -107,6 +107,24 @@ def test_cache_is_bounded() -> None:
     assert len(trusted._cache) <= 1024
 
 
+def test_resolved_answers_are_remembered_per_peer_scheme_and_fields() -> None:
+    trusted = TrustedProxies.from_setting(["127.0.0.1"])
+    first = resolve(PEER, "http", _xff(b"203.0.113.7"), trusted)
+    assert resolve(PEER, "http", _xff(b"203.0.113.7"), trusted) is first  # remembered
+    # Any difference in what decides the answer gives that input's own answer.
+    assert resolve(PEER, "http", _xff(b"203.0.113.8"), trusted).client == ("203.0.113.8", 0)
+    assert resolve(PEER, "https", _xff(b"203.0.113.7"), trusted).scheme == "https"
+    assert resolve(("127.0.0.1", 9), "http", [], trusted).client == ("127.0.0.1", 9)
+    proto = [*_xff(b"203.0.113.7"), (b"x-forwarded-proto", b"https")]
+    assert resolve(PEER, "http", proto, trusted).scheme == "https"
+    for i in range(3000):
+        resolve(PEER, "http", _xff(b"203.0.%d.%d" % (i // 256, i % 256)), trusted)
+    assert len(trusted.resolved) <= 1024
+    long_chain = _xff(b", ".join([b"203.0.113.7"] * 300))
+    resolve(PEER, "http", long_chain, trusted)
+    assert all(len(key) < 2100 for key in map(repr, trusted.resolved))  # long fields not kept
+
+
 # --- untrusted peers ---------------------------------------------------------------------
 
 

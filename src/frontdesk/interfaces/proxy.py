@@ -86,11 +86,12 @@ class Resolved(NamedTuple):
 class TrustedProxies:
     """The peers whose proxy headers are believed: IPv4/IPv6 networks, or all ("*").
 
-    ``is_trusted`` is called for every request, so answers are cached per host string. It is
-    safe to share between threads: the cache is only read, set and cleared, each atomic.
+    ``is_trusted`` is called for every request, so answers are cached per host string, and
+    ``resolve``'s answers per peer and forwarding fields. It is safe to share between
+    threads: the caches are only read, set and cleared, each atomic.
     """
 
-    __slots__ = ("_cache", "_trust_all", "_v4", "_v6")
+    __slots__ = ("_cache", "_trust_all", "_v4", "_v6", "resolved")
 
     def __init__(self, networks: Iterable[_Network] = (), *, trust_all: bool = False) -> None:
         nets = tuple(networks)
@@ -98,6 +99,8 @@ class TrustedProxies:
         self._v4 = tuple(n for n in nets if isinstance(n, ipaddress.IPv4Network))
         self._v6 = tuple(n for n in nets if isinstance(n, ipaddress.IPv6Network))
         self._cache: dict[str, bool] = {}
+        #: ``resolve``'s answers: a proxy sends the same fields for each request of a client
+        self.resolved: dict[tuple[object, ...], Resolved] = {}
 
     @classmethod
     def from_setting(cls, entries: Sequence[str]) -> TrustedProxies:
@@ -177,14 +180,30 @@ def resolve(
         index = _WANTED.get(name)
         if index is not None:
             found[index].append(value)
+    key = (peer, scheme, *map(tuple, found))
+    cache = trusted.resolved
+    answer = cache.get(key)
+    if answer is not None:
+        return answer
     if found[_FORWARDED]:
-        return _from_forwarded(peer, scheme, found[_FORWARDED], trusted)
-    client = peer
-    if found[_XFF]:
-        client = _walk(peer, _list_items(found[_XFF]), trusted)
-    proto = _last_item(found[_XFPROTO])
-    host = _last_item(found[_XFHOST])
-    return Resolved(client, _scheme(scheme, proto), _host(host))
+        answer = _from_forwarded(peer, scheme, found[_FORWARDED], trusted)
+    else:
+        client = peer
+        if found[_XFF]:
+            client = _walk(peer, _list_items(found[_XFF]), trusted)
+        proto = _last_item(found[_XFPROTO])
+        host = _last_item(found[_XFHOST])
+        answer = Resolved(client, _scheme(scheme, proto), _host(host))
+    if sum(len(value) for values in found for value in values) <= _RESOLVED_FIELD_BYTES:
+        if len(cache) >= _RESOLVED_MAX:
+            cache.clear()
+        cache[key] = answer
+    return answer
+
+
+# ``TrustedProxies.resolved``: how many answers, for fields of how many bytes at most.
+_RESOLVED_MAX: Final = 1024
+_RESOLVED_FIELD_BYTES: Final = 2048
 
 
 def _from_forwarded(
