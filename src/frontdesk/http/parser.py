@@ -201,14 +201,8 @@ class RequestParser:
     def on_message_begin(self) -> None:
         if self._priming:
             return
-        # (``_reset_message``, inline: once per request)
-        self._url = []
-        self._url_len = 0
-        self._headers = []
-        self._in_head = True
-        self._in_trailers = False
+        self._reset_message()
         self._head_bytes = 1  # the head has begun, whatever the slicing in feed()
-        self._body_seen = 0
 
     def on_url(self, piece: bytes) -> None:
         if self._priming:
@@ -262,12 +256,8 @@ class RequestParser:
         proxied = False
         journey = False
         transfer_codings: list[bytes] = []
-        if len(headers) > self._max_fields:
-            raise RemoteProtocolError("too many header fields", 431)
-        most = self._max_field_size - 2
+        self._check_fields(headers, len(headers))
         for name, value in headers:
-            if len(name) + len(value) > most:
-                raise RemoteProtocolError("header field too large", 431)
             # Only a few names matter to framing; compare the first byte before the whole name.
             first = name[:1]
             if first == b"h" and name == b"host":

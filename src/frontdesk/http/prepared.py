@@ -89,13 +89,7 @@ class PreparedHead:
         if status < 200:
             raise LocalProtocolError(f"{status} is not a final status")
         head = cls.__new__(cls)
-        # (``_set``, inline: once per proxied response)
-        head.status = status
-        head.line = status_line(status)
-        head.block = block
-        head.length = length
-        head.close = False
-        head._fields = fields
+        head._set(status, fields, block, length, False)
         return head
 
     @property
