@@ -206,13 +206,15 @@ register(
     )
 )
 
-# Each target proxies to its own nginx backend answering "Hello, world!" (same kind for both);
-# the backend is a helper, so its CPU time is not counted in the row's CPU column.
+# Each target proxies to its own nginx backend answering "Hello, world!" (same kind for all);
+# the backend is a helper, so its CPU time is not counted in the row's CPU column. nginx twice:
+# as it comes (no field set) and set up to do the same work as frontdesk's defaults (the
+# forwarding fields and request id upstream, the id and Server-Timing back).
 register(
     Scenario(
         name="proxy",
         expect=Expect(status=200, body=HELLO, content_type="text/plain"),
-        targets=(t.edge_proxy(), t.nginx_proxy()),
+        targets=(t.edge_proxy(), t.nginx_proxy(), t.nginx_proxy_same_fields()),
     )
 )
 

@@ -343,23 +343,55 @@ def edge_proxy() -> Target:
     return Target("frontdesk", "frontdesk", commands, version, tools=("nginx",))
 
 
-def nginx_proxy() -> Target:
-    """nginx ``proxy_pass`` with an upstream keep-alive pool, to its own nginx backend."""
-
-    def commands(at: Launch) -> list[list[str]]:
-        backend, port = _backend_argv(at)
-        body = f"""    upstream backend {{
-        server 127.0.0.1:{port};
+def _nginx_proxy_body(port: int, backend_port: int, fields: str = "") -> str:
+    return f"""    upstream backend {{
+        server 127.0.0.1:{backend_port};
         keepalive 64;
     }}
     server {{
-        listen 127.0.0.1:{at.port};
+        listen 127.0.0.1:{port};
         location / {{
             proxy_pass http://backend;
             proxy_http_version 1.1;
-            proxy_set_header Connection "";
+            proxy_set_header Connection "";{fields}
         }}
     }}"""
+
+
+# What ``frontdesk edge`` adds to every proxied exchange by default, in nginx's words: the
+# client's forwarding fields and a request id towards the backend (issue 6's list), the id and
+# the edge's Server-Timing entry back to the client.
+_SAME_FIELDS = """
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header Forwarded "for=$remote_addr;proto=$scheme;host=\\"$http_host\\"";
+            proxy_set_header X-Request-ID $request_id;
+            proxy_set_header X-Request-Start "t=${msec}";
+            add_header X-Request-ID $request_id;
+            add_header Server-Timing "edge;dur=$request_time";"""
+
+
+def nginx_proxy() -> Target:
+    """nginx ``proxy_pass`` with an upstream keep-alive pool, to its own nginx backend; no
+    field set beyond nginx's defaults."""
+
+    def commands(at: Launch) -> list[list[str]]:
+        backend, port = _backend_argv(at)
+        body = _nginx_proxy_body(at.port, port)
         return [backend, nginx_argv(at.workdir / "edge", body)]
 
     return Target("nginx", "nginx", commands, _nginx_version, tools=("nginx",))
+
+
+def nginx_proxy_same_fields() -> Target:
+    """The same, set up to do what frontdesk's edge does by default: the forwarding fields,
+    a request id both ways and a Server-Timing entry (``_SAME_FIELDS``)."""
+
+    def commands(at: Launch) -> list[list[str]]:
+        backend, port = _backend_argv(at)
+        body = _nginx_proxy_body(at.port, port, _SAME_FIELDS)
+        return [backend, nginx_argv(at.workdir / "edge", body)]
+
+    return Target("nginx-same-fields", "nginx", commands, _nginx_version, tools=("nginx",))

@@ -169,11 +169,15 @@ def test_output_without_latency_distribution_is_an_error() -> None:
 def test_bench_smoke_run_against_nginx() -> None:
     if tools.find_tool("wrk") is None or tools.find_tool("nginx") is None:
         pytest.skip("needs wrk and nginx (apt-get install wrk nginx-light)")
-    argv = [sys.executable, "-m", "bench", "--only", "nginx", "--duration", "1"]
+    # every scenario's nginx, and the proxy row's nginx set up like frontdesk's defaults
+    only = "nginx,proxy/nginx-same-fields"
+    argv = [sys.executable, "-m", "bench", "--only", only, "--duration", "1"]
     argv += ["--repeat", "1", "--warmup", "0", "--no-pin", "--markdown"]
     done = subprocess.run(
         argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
-    row = next(line for line in done.stdout.splitlines() if line.startswith("| hello | nginx |"))
-    assert "failed" not in row
+    lines = done.stdout.splitlines()
+    for start in ("| hello | nginx |", "| proxy | nginx-same-fields |"):
+        row = next(line for line in lines if line.startswith(start))
+        assert "failed" not in row
