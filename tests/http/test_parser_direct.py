@@ -199,7 +199,11 @@ def test_upgrade_request_with_a_body_is_not_upgraded(framing: bytes) -> None:
     ("field", "proxied", "journey"),
     [
         (b"X-Forwarded-For: 1.2.3.4", True, False),
+        (b"x-forwarded-proto: https", True, False),
+        (b"X-Forwarded-Host: example.com", True, False),
         (b"Forwarded: for=1.2.3.4", True, False),
+        # read by no one: nothing to weigh
+        (b"X-Forwarded-Port: 443", False, False),
         (b"X-Request-ID: abc", False, True),
         (b"X-Request-Start: t=1", False, True),
         (b"Frontdesk-Trace: 1", False, True),
@@ -211,3 +215,14 @@ def test_proxy_and_journey_fields_are_noted(field: bytes, proxied: bool, journey
     sink = parse([b"GET / HTTP/1.1\r\nHost: h\r\n" + field + b"\r\n\r\n"])
     (request,) = sink.started
     assert (request.proxied, request.journey) == (proxied, journey)
+
+
+def test_noted_fields_are_the_ones_their_readers_read() -> None:
+    # ``proxied`` and ``journey`` gate the readers: a name one reads and the parser does not
+    # note would be ignored.
+    from frontdesk.http.rules import FORWARDING_FIELDS, JOURNEY_FIELDS
+    from frontdesk.interfaces import proxy
+    from frontdesk.observe import journey
+
+    assert set(proxy._WANTED) == FORWARDING_FIELDS
+    assert set(journey._FIELDS) == JOURNEY_FIELDS

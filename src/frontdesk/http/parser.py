@@ -17,9 +17,27 @@ import httptools
 from frontdesk.errors import RemoteProtocolError
 from frontdesk.http.limits import HttpLimits
 from frontdesk.http.request import Request
-from frontdesk.http.rules import SUPPORTED_VERSIONS, valid_host
+from frontdesk.http.rules import (
+    FORWARDING_FIELDS,
+    JOURNEY_FIELDS,
+    SUPPORTED_VERSIONS,
+    valid_host,
+)
 
 _METHODS: dict[bytes, str] = {}
+
+# The fields a request head is read for, by what each tells; the rest are only carried.
+_HOST, _LENGTH, _CODINGS, _TE, _EXPECT, _UPGRADE, _PROXIED, _JOURNEY = range(8)
+_READ_FIELDS: dict[bytes, int] = {
+    b"host": _HOST,
+    b"content-length": _LENGTH,
+    b"transfer-encoding": _CODINGS,
+    b"te": _TE,
+    b"expect": _EXPECT,
+    b"upgrade": _UPGRADE,
+    **dict.fromkeys(FORWARDING_FIELDS, _PROXIED),
+    **dict.fromkeys(JOURNEY_FIELDS, _JOURNEY),
+}
 
 # llhttp's reasons for a Content-Length or chunk size that does not fit in 64 bits
 _OVERFLOWS = frozenset({"Content-Length overflow", "Chunk size overflow"})
@@ -257,40 +275,33 @@ class RequestParser:
         journey = False
         transfer_codings: list[bytes] = []
         self._check_fields(headers, len(headers))
+        read = _READ_FIELDS
         for name, value in headers:
-            # Only a few names matter to framing; compare the first byte before the whole name.
-            first = name[:1]
-            if first == b"h" and name == b"host":
+            if name not in read:
+                continue  # most fields are only carried
+            kind = read[name]
+            if kind == _HOST:
                 if host is not None:
                     raise RemoteProtocolError("more than one Host field", 400)
                 host = value
-            elif first == b"c" and name == b"content-length":
+            elif kind == _LENGTH:
                 content_length = int(value)  # llhttp has checked it is 1*DIGIT and single
-            elif first == b"t":
-                if name == b"transfer-encoding":
-                    transfer_codings.extend(
-                        c.strip().lower() for c in value.split(b",") if c.strip()
-                    )
-                elif name == b"te":
-                    accepts_trailers = any(
-                        c.split(b";")[0].strip().lower() == b"trailers" for c in value.split(b",")
-                    )
-            elif first == b"e" and name == b"expect":
+            elif kind == _CODINGS:
+                transfer_codings.extend(c.strip().lower() for c in value.split(b",") if c.strip())
+            elif kind == _TE:
+                accepts_trailers = any(
+                    c.split(b";")[0].strip().lower() == b"trailers" for c in value.split(b",")
+                )
+            elif kind == _EXPECT:
                 if value.lower() != b"100-continue":
                     raise RemoteProtocolError("unsupported expectation", 417)
                 expect_continue = version == "1.1"
-            elif first == b"u" and name == b"upgrade":
+            elif kind == _UPGRADE:
                 upgrade = value
-            elif first == b"x":
-                if name.startswith(b"x-forwarded-"):
-                    proxied = True
-                elif name == b"x-request-id" or name == b"x-request-start":
-                    journey = True
-            elif first == b"f":
-                if name == b"forwarded":
-                    proxied = True
-                elif name == b"frontdesk-trace":
-                    journey = True
+            elif kind == _PROXIED:
+                proxied = True
+            else:
+                journey = True
 
         if transfer_codings:
             if version == "1.0":

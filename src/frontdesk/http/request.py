@@ -33,7 +33,8 @@ class Request:
     upgrade: bytes | None
     #: the client sent ``TE: trailers``, so it accepts trailer fields in a chunked response
     accepts_trailers: bool
-    #: a Forwarded or X-Forwarded-* field is present (proxy headers to weigh)
+    #: a Forwarded or X-Forwarded-For/-Proto/-Host field is present (proxy headers to weigh;
+    #: ``rules.FORWARDING_FIELDS``)
     proxied: bool = False
     #: an X-Request-ID, X-Request-Start or Frontdesk-Trace field is present (a proxy's
     #: journey fields to weigh; see ``frontdesk.observe.journey``)

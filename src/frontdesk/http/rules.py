@@ -51,6 +51,14 @@ HOP_BY_HOP = frozenset(
 
 SUPPORTED_VERSIONS = ("1.0", "1.1")
 
+# The proxy headers an app server weighs for the client's address and scheme
+# (``frontdesk.interfaces.proxy``; RFC 7239 and the de-facto X-Forwarded-* trio).
+FORWARDING_FIELDS = frozenset(
+    {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
+)
+# A proxy's journey fields (``frontdesk.observe.journey``): request id, start time, trace.
+JOURNEY_FIELDS = frozenset({b"x-request-id", b"x-request-start", b"frontdesk-trace"})
+
 # Statuses whose responses never carry a body (RFC 9110 6.4.1).
 NO_BODY_STATUSES = frozenset({204, 304, *range(100, 200)})
 

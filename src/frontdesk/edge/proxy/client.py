@@ -85,6 +85,8 @@ class ResponseHead:
     keep_alive: bool
 
 
+#: the fields a response head is read for (the rest are only carried)
+_FRAMING_NAMES = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 _NO_TOKENS: frozenset[bytes] = frozenset()
 # Connection values seen again and again (``keep-alive``), parsed once.
 _TOKENS_CACHE: dict[bytes, frozenset[bytes]] = {}
@@ -282,6 +284,8 @@ class UpstreamConnection(asyncio.Protocol):
         chunked = False
         tokens = _NO_TOKENS
         for name, value in headers:
+            if name not in _FRAMING_NAMES:
+                continue
             if name == b"content-length":
                 content_length = int(value)  # llhttp has checked it
             elif name == b"transfer-encoding":
@@ -348,11 +352,16 @@ class UpstreamConnection(asyncio.Protocol):
         self.received = 0
         self.requests += 1
 
-    def finish(self) -> None:
-        """The exchange is over; the connection is idle (any byte now makes it unusable)."""
-        if self._parser is not None and not self._head_only and self.reusable:
+    def finish(self) -> bool:
+        """The exchange is over; the connection is idle (any byte now makes it unusable).
+
+        Returns ``reusable`` as it stood at the end of the exchange.
+        """
+        reusable = self.reusable
+        if reusable and self._parser is not None and not self._head_only:
             self._spare = self._parser
         self._parser = None
+        return reusable
 
     @property
     def head_received(self) -> bool:

@@ -99,12 +99,12 @@ class ConnectionPool:
     def put(self, conn: UpstreamConnection) -> None:
         """Give back a connection whose exchange is over; kept if fit for another one."""
         options = self.options
-        conn.finish()
+        reusable = conn.finish()
         idle = self._idle
         count = len(idle)
         if (
             self.closed
-            or not conn.reusable
+            or not reusable
             or not options.max_idle
             or count >= self._max_kept
             or (options.max_requests and conn.requests >= options.max_requests)
