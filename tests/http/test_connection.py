@@ -249,6 +249,20 @@ def test_header_timeout_is_408_then_close(server: Any) -> None:
     assert 0.9 <= elapsed < 6
 
 
+def test_head_begun_on_a_kept_alive_connection_times_out_with_408(server: Any) -> None:
+    # Idle after an answer, then part of a head: the head's timeout (408), not the idle
+    # connection's silent close.
+    srv = server(EchoHandler(), TIMEOUTS)
+    with Client(srv.port, timeout=8) as client:
+        client.send(GET)
+        assert client.read_response().status == 200
+        client.send(b"GET /next HTTP/1.1\r\nHost: t\r\n")
+        response, elapsed = _timed(client.read_response)
+        assert response.status == 408
+        client.expect_eof()
+    assert 0.9 <= elapsed < 6
+
+
 def test_silent_new_connection_is_closed_without_answer(server: Any) -> None:
     srv = server(EchoHandler(), TIMEOUTS)
     with Client(srv.port, timeout=8) as client:

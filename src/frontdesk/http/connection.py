@@ -155,8 +155,7 @@ class HttpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering or self._no_more:
             return  # a closing connection drops whatever the client still sends
-        if self._deadline_kind == IDLE_DEADLINE:
-            self._set_deadline(HEAD_DEADLINE, self.limits.header_timeout)
+        idle = self._deadline_kind == IDLE_DEADLINE
         try:
             self._parser.feed(data)
         except UpgradeRequested as upgrade:
@@ -164,6 +163,10 @@ class HttpConnection(asyncio.Protocol):
             self._pause(PAUSE_UPGRADE)
         except RemoteProtocolError as exc:
             self._refuse(exc)
+        if idle and self._deadline_kind == IDLE_DEADLINE:
+            # The bytes began a head without ending it (a whole one would have cleared the
+            # deadline): the head's timeout runs from here.
+            self._set_deadline(HEAD_DEADLINE, self.limits.header_timeout)
         if self._current is None and self._queue:
             self._start_next()
 
