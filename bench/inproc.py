@@ -114,14 +114,19 @@ class Clients:
 
     async def run(self, rounds: int) -> None:
         """``rounds`` passes of the loop, each sending on every connection answered."""
-        ready, request = self.ready, self.request
+        loop = asyncio.get_running_loop()
         for _ in range(rounds):
-            for index, conn in enumerate(self.conns):
-                if ready[index]:
-                    ready[index] = False
-                    conn.data_received(request)
+            # From a plain callback, as the loop calls a protocol: no task is running then.
+            loop.call_soon(self._send_round)
             for _ in range(3):
                 await asyncio.sleep(0)
+
+    def _send_round(self) -> None:
+        ready, request = self.ready, self.request
+        for index, conn in enumerate(self.conns):
+            if ready[index]:
+                ready[index] = False
+                conn.data_received(request)
 
 
 class _Answer:

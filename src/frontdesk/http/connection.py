@@ -61,6 +61,12 @@ class ServerConnection(Protocol):
     def abort(self) -> None: ...
 
 
+class ConnectionState(Protocol):
+    """Something a handler keeps per connection (the ASGI handler's host task), ended with it."""
+
+    def close(self) -> None: ...
+
+
 class ConnectionSet(Protocol):
     """The server side a connection reports to (implemented by ``HttpServer``)."""
 
@@ -87,6 +93,7 @@ class HttpConnection(asyncio.Protocol):
         "_queue",
         "_starting",
         "_upgrade_stash",
+        "app_host",
         "client",
         "closed",
         "date_source",
@@ -133,6 +140,8 @@ class HttpConnection(asyncio.Protocol):
         self.server_address: tuple[str, int | None] | None = None
         #: the TLS session (ALPN, version, cipher; SNI via ``frontdesk.edge.tls``), or None
         self.ssl_object: ssl.SSLObject | None = None
+        #: the handler's state for this connection, closed when HTTP/1.1 ends on it
+        self.app_host: ConnectionState | None = None
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -212,6 +221,13 @@ class HttpConnection(asyncio.Protocol):
                 waiter.set_exception(ClientDisconnected("client disconnected"))
         self._drain_waiters.clear()
         self._deadline_kind = NO_DEADLINE
+        self._close_app_host()
+
+    def _close_app_host(self) -> None:
+        host = self.app_host
+        if host is not None:
+            self.app_host = None
+            host.close()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -361,6 +377,7 @@ class HttpConnection(asyncio.Protocol):
         self._no_more = True
         self._deadline_kind = NO_DEADLINE
         self.server_set.connections.discard(self)
+        self._close_app_host()
         transport.write(head)
         transport.set_protocol(protocol)
         # Reading resumes before the new protocol starts, so a pause it asks for sticks.

@@ -28,8 +28,8 @@ from time import time as wall_time
 from typing import TYPE_CHECKING, BinaryIO
 
 from frontdesk.errors import ClientDisconnected, LocalProtocolError, ProtocolError
-from frontdesk.http.prepared import PreparedHead, take_framing
-from frontdesk.http.rules import NO_BODY_STATUSES, status_line
+from frontdesk.http.prepared import PreparedHead, checked_head, take_framing
+from frontdesk.http.rules import NO_BODY_STATUSES
 from frontdesk.http.sendfile import file_descriptor, send_direct
 from frontdesk.http.writer import (
     CHUNKED_FIELD,
@@ -129,6 +129,11 @@ class Exchange:
     def ssl_object(self) -> ssl.SSLObject | None:
         """The connection's TLS session (version, cipher, ALPN), or None on plain TCP."""
         return self._conn.ssl_object
+
+    @property
+    def connection(self) -> HttpConnection:
+        """The connection this exchange is on (for a handler's per-connection state)."""
+        return self._conn
 
     @property
     def server_set(self) -> ConnectionSet:
@@ -239,16 +244,14 @@ class Exchange:
             raise LocalProtocolError("response already started")
         if self._conn.closed:
             raise ClientDisconnected("client disconnected")
-        line = status_line(status)  # raises ValueError on a malformed status
-        if status < 200:
-            raise LocalProtocolError(f"{status} is not a final status")
-        # Decided first and committed at the end: a start refused (a bad field) leaves the
-        # exchange unstarted, so the app can still answer, with a 500 say.
-        fields, remaining, close = take_framing(status, headers)
+        # Decided first and committed at the end: a start refused (a bad field, or a
+        # ValueError for a malformed status) leaves the exchange unstarted, so the app can
+        # still answer, with a 500 say.
+        line, block, remaining, close = checked_head(status, headers)
         trip = self.trip
         if trip is not None:
-            fields += trip.head_fields()
-        self._commit(status, line, encode_fields(fields), remaining, close, trailers)
+            block += encode_fields(trip.head_fields())
+        self._commit(status, line, block, remaining, close, trailers)
 
     def start_prepared(
         self,

@@ -1,4 +1,7 @@
-"""The ASGI ``http`` scope on an ``Exchange``: one app call per request, run as a task.
+"""The ASGI ``http`` scope on an ``Exchange``: one app call per request.
+
+The call runs at once on the connection's host task while it does not have to wait, and on
+that task after (``eager``); a WebSocket session gets a task of its own.
 
 Message order is enforced (optional early hints, start, body or pathsend messages, trailers
 when announced, nothing after the end), the app's exceptions become a 500 before the response
@@ -18,6 +21,7 @@ from urllib.parse import unquote
 from frontdesk.errors import ClientDisconnected, ProtocolError
 from frontdesk.http.exchange import Exchange
 from frontdesk.interfaces.admission import Admission
+from frontdesk.interfaces.asgi.eager import TaskHost
 from frontdesk.interfaces.asgi.types import ASGI_VERSION, ASGIApp, Message, Scope
 from frontdesk.interfaces.asgi.websocket import (
     WebSocketOptions,
@@ -121,6 +125,12 @@ class ASGIHandler:
             coro = WebSocketSession(self, exchange, self.websocket).run()
         else:
             coro = self._run(_Cycle(exchange), self.scope_for(exchange))
+            conn = exchange.connection
+            host: TaskHost | None = conn.app_host  # type: ignore[assignment]
+            if host is None or host.closed:
+                host = conn.app_host = TaskHost(conn.loop, self.tasks)
+            if host.run(coro):
+                return
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
