@@ -44,6 +44,42 @@ def take_framing(
     return fields, remaining, close
 
 
+# Heads apps start again and again (the same status and fields for every request to a route):
+# each is checked and encoded once. Bounded; when full it starts afresh, so a run of one-off
+# heads (a cookie or an ETag per response) cannot pin the memory or keep it from adapting.
+_CHECKED: dict[tuple[int, tuple[Sequence[bytes], ...]], tuple[bytes, bytes, int, bool]] = {}
+_CHECKED_MAX = 512
+
+
+def checked_head(status: int, headers: Iterable[Sequence[bytes]]) -> tuple[bytes, bytes, int, bool]:
+    """A final response head checked as ``Exchange.start`` checks it: (status line, encoded
+    fields without the framing ones, Content-Length or -1, whether Connection asks to close).
+
+    Raises ValueError for a malformed status and LocalProtocolError for a non-final status
+    or a bad field, every time: only heads that passed are remembered.
+    """
+    given = headers if type(headers) is tuple else tuple(headers)
+    key = (status, given) if type(status) is int else None
+    if key is not None:
+        try:
+            known = _CHECKED.get(key)
+        except TypeError:  # a field given as a list, or a bytearray: not hashable
+            key = None
+        else:
+            if known is not None:
+                return known
+    line = status_line(status)
+    if status < 200:
+        raise LocalProtocolError(f"{status} is not a final status")
+    fields, remaining, close = take_framing(status, given)
+    checked = (line, encode_fields(fields), remaining, close)
+    if key is not None:
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[key] = checked
+    return checked
+
+
 class PreparedHead:
     """A final response's status line and fields, checked and encoded once, to start many
     responses with (``Exchange.start_prepared``).
