@@ -92,7 +92,7 @@ class Exchange:
         self.request = request
         self._body: deque[bytes] = deque()
         self._body_size = 0
-        self._body_complete = not request.has_body
+        self._body_complete = not (request.chunked or request.content_length)  # has_body
         self._body_error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None

@@ -273,7 +273,7 @@ class RequestParser:
         accepts_trailers = False
         proxied = False
         journey = False
-        transfer_codings: list[bytes] = []
+        transfer_codings: list[bytes] | None = None
         self._check_fields(headers, len(headers))
         read = _READ_FIELDS
         for name, value in headers:
@@ -287,6 +287,8 @@ class RequestParser:
             elif kind == _LENGTH:
                 content_length = int(value)  # llhttp has checked it is 1*DIGIT and single
             elif kind == _CODINGS:
+                if transfer_codings is None:
+                    transfer_codings = []
                 transfer_codings.extend(c.strip().lower() for c in value.split(b",") if c.strip())
             elif kind == _TE:
                 accepts_trailers = any(
@@ -320,7 +322,10 @@ class RequestParser:
         elif not valid_host(host):
             raise RemoteProtocolError("invalid Host field", 400)
 
-        path, query = self._split_target(method, target)
+        if target[:1] == b"/" and method != "CONNECT" and b"#" not in target:
+            path, _, query = target.partition(b"?")  # origin-form, as nearly all are
+        else:
+            path, query = self._split_target(method, target)
 
         body_limit = self._limits.request_body
         if body_limit and content_length is not None and content_length > body_limit:
