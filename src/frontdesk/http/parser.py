@@ -147,8 +147,35 @@ class RequestParser:
 
         Raises RemoteProtocolError, or UpgradeRequested after an upgrade request.
         """
+        # Nearly always the bytes fit in what a head may still grow by (or are body bytes):
+        # one piece, fed whole. Otherwise ``_feed_pieces`` cuts them to size.
+        if self._in_head or self._in_trailers:
+            size = len(data)
+            if size > self._max_head - self._head_bytes:
+                self._feed_pieces(data, 0)
+                return
+            self._head_bytes += size
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            at = int(exc.args[0])
+            if self._reframe is None:
+                raise UpgradeRequested(at) from None
+            self._resume_body()
+            self._feed_pieces(data, at)
+            return
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, RemoteProtocolError):
+                raise cause from None
+            raise
+        except httptools.HttpParserError as exc:
+            raise self._translate(exc) from None
+        if self._in_head and self._head_bytes > self._max_head:
+            raise self._head_too_large()
+
+    def _feed_pieces(self, data: bytes, offset: int) -> None:
         max_head = self._max_head
-        offset = 0
         total = len(data)
         while offset < total:
             # While a head is incomplete, feed no more than the head may still grow by, so a
