@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from frontdesk.http import Request
 from frontdesk.interfaces.proxy import TrustedProxies
 from frontdesk.interfaces.wsgi import FileWrapper
-from frontdesk.interfaces.wsgi.environ import EnvironBuilder, path_info, split_host
+from frontdesk.interfaces.wsgi.environ import EnvironBuilder, split_host
 
 from .helpers import fetch, get, wsgi_server
 
@@ -157,11 +157,11 @@ def test_proxy_headers_ignored_otherwise(threads: int, trusted: TrustedProxies |
     assert env["HTTP_X_FORWARDED_FOR"] == "203.0.113.7"
 
 
-def _fake_exchange(host: bytes, server: Any, client: Any) -> Any:
+def _fake_exchange(host: bytes, server: Any, client: Any, path: bytes = b"/") -> Any:
     request = Request(
         method="GET",
-        target=b"/",
-        path=b"/",
+        target=path,
+        path=path,
         query=b"",
         version="1.1",
         headers=[(b"host", host)] if host else [],
@@ -200,7 +200,25 @@ def test_split_host(host: str, scheme: str, expected: tuple[str, str]) -> None:
     assert split_host(host, scheme) == expected
 
 
+def test_each_connection_has_its_own_facts() -> None:
+    # The facts of a connection are remembered whole; another client or server has its own.
+    builder = EnvironBuilder(multithread=False, file_wrapper=FileWrapper)
+    server = ("10.0.0.1", 8000)
+    for client in [("10.0.0.2", 5000), ("10.0.0.3", 5001), ("10.0.0.2", 5000)]:
+        for _ in range(2):
+            env = builder.build(_fake_exchange(b"h", server, client), None)
+            assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == (client[0], str(client[1]))
+            assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("10.0.0.1", "8000")
+    env = builder.build(_fake_exchange(b"h", ("10.0.0.9", 81), ("10.0.0.2", 5000)), None)
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("10.0.0.9", "81")
+    env["REMOTE_ADDR"] = "changed by the app"  # an environ is the request's own
+    env = builder.build(_fake_exchange(b"h", ("10.0.0.9", 81), ("10.0.0.2", 5000)), None)
+    assert env["REMOTE_ADDR"] == "10.0.0.2"
+
+
 @given(st.binary(max_size=64))
 def test_path_info_gives_back_the_bytes_of_any_encoded_path(raw: bytes) -> None:
     encoded = quote_from_bytes(b"/" + raw).encode("ascii")
-    assert path_info(encoded).encode("latin-1") == b"/" + raw
+    builder = EnvironBuilder(multithread=False, file_wrapper=FileWrapper)
+    env = builder.build(_fake_exchange(b"h", ("10.0.0.1", 80), None, encoded), None)
+    assert env["PATH_INFO"].encode("latin-1") == b"/" + raw

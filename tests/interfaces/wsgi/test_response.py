@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 
-from frontdesk.interfaces.wsgi.response import encode_headers, parse_status
+from frontdesk.interfaces.wsgi.response import (
+    Response,
+    encode_headers,
+    parse_status,
+    prepare_head,
+)
 
 from .helpers import fetch, get, read_reply, wsgi_server
 
@@ -65,7 +70,7 @@ def test_a_checked_header_remembered_lets_no_look_alike_through() -> None:
 
     good = [("X-Seen", "1"), ("Content-Length", "5")]
     for _ in range(2):
-        assert encode_headers(good) == ([(b"X-Seen", b"1"), (b"Content-Length", b"5")], 5)
+        assert encode_headers(good) == (b"X-Seen: 1\r\n", 5, True)
     for bad in ([(Text("X-Seen"), "1")], [("X-Seen", Text("1"))]):
         with pytest.raises(TypeError):
             encode_headers(bad)
@@ -73,9 +78,49 @@ def test_a_checked_header_remembered_lets_no_look_alike_through() -> None:
         encode_headers([("Content-Length", "5"), ("Content-Length", "6")])
 
 
+def _started(status: Any, headers: Any) -> Response:
+    response = Response(sink=None)  # type: ignore[arg-type]  # nothing is sent
+    response.start_response(status, headers)
+    return response
+
+
+def test_a_head_remembered_lets_no_look_alike_through() -> None:
+    # Whole heads are remembered too: a status or field equal to a remembered one but not of
+    # str is refused all the same, and a tuple subclass passes the checks but is not trusted.
+    class Text(str):
+        pass
+
+    class Pair(tuple):  # type: ignore[type-arg]
+        pass
+
+    good = [("X-Head", "1"), ("Content-Length", "5")]
+    head = _started("200 OK", good).head
+    assert head is not None and (head.status, head.block, head.length) == (200, b"X-Head: 1\r\n", 5)
+    assert _started("200 OK", list(good)).head is head  # remembered
+    for status, bad in [
+        (Text("200 OK"), good),
+        ("200 OK", [(Text("X-Head"), "1"), ("Content-Length", "5")]),
+        ("200 OK", [("X-Head", "1"), ("Content-Length", Text("5"))]),
+    ]:
+        with pytest.raises(TypeError):
+            _started(status, bad)
+    look_alike = _started("200 OK", [Pair(("X-Head", "1")), ("Content-Length", "5")])
+    assert look_alike.head is not head and look_alike.remaining == 5
+    with pytest.raises(TypeError):
+        _started("200 OK", [["X-Head", "1"]])  # unhashable: refused by the checks
+
+
+def test_a_204_head_carries_no_length() -> None:
+    response = _started("204 No Content", [("Content-Length", "0")])
+    assert response.head is not None and response.head.length == -1
+    assert response.remaining == 0
+    code, head, length = prepare_head("304 Not Modified", [("Content-Length", "7")])
+    assert (code, head.length, length) == (304, 7, 7)
+
+
 def test_headers_encoded_latin1() -> None:
-    fields, length = encode_headers([("X-Name", "caf\xe9"), ("Content-Length", "3")])
-    assert fields == [(b"X-Name", b"caf\xe9"), (b"Content-Length", b"3")]
+    block, length, _ = encode_headers([("X-Name", "caf\xe9"), ("Content-Length", "3")])
+    assert block == b"X-Name: caf\xe9\r\n"
     assert length == 3
 
 

@@ -46,7 +46,7 @@ def open_response(exchange: Exchange, head: Head | None) -> Exchange:
     if exchange.finished:
         raise ClientDisconnected("the request was already answered")
     if head is not None:
-        exchange.start(head[0], head[1])
+        exchange.start_prepared(head)
     return exchange
 
 
@@ -69,10 +69,15 @@ def respond(app: WSGIApp, environ: Environ, sink: Sink) -> Generator[Wait, None,
     error: BaseException | None = None
     try:
         result = app(environ, response.start_response)
-        tail = yield from _send_body(result, response, sink)
+        if type(result) is list and len(result) == 1 and not response.head_sent:
+            # The commonest body, one chunk in a list, is what _send_body would make of it
+            # (end() frames it with a Content-Length), without a generator of its own.
+            tail = response.body(result[0])
+        else:
+            tail = yield from _send_body(result, response, sink)
     except BaseException as exc:  # GeneratorExit and cancellation too: close() must run
         error = exc
-    close = getattr(result, "close", None)
+    close = None if type(result) is list else getattr(result, "close", None)
     if close is not None:
         try:
             close()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote_to_bytes
 
 from frontdesk import __version__
+from frontdesk.http.rules import JOURNEY_FIELDS
 from frontdesk.interfaces.proxy import TrustedProxies, resolve
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ _JOINERS: Final = {"HTTP_COOKIE": "; "}
 _SPECIAL: Final = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
 
 # environ keys of field names seen before. Names are client-chosen, so the cache is bounded.
-_KEYS: dict[bytes, str] = {}
+_KEYS: dict[bytes, str] = dict(_SPECIAL)
 _KEYS_MAX: Final = 512
 
 
@@ -51,11 +52,27 @@ def environ_key(name: bytes) -> str | None:
     return key
 
 
-def path_info(raw_path: bytes) -> str:
-    """PEP 3333: the percent-decoded path as a native string (bytes decoded as latin-1)."""
-    if b"%" in raw_path:
-        raw_path = unquote_to_bytes(raw_path)
-    return raw_path.decode("latin-1")
+# Field lines seen before: (name, value) -> (environ key, value as a str). Clients send the
+# same Host, User-Agent, Accept... on request after request; one lookup stands for finding
+# the key and decoding the value. Bounded, short values only, and not the journey's fields
+# (a proxy's request id and start time differ on every request: they would only churn it).
+_LINES: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+_LINES_MAX: Final = 1024
+_LINES_VALUE: Final = 128
+
+
+def _environ_line(line: tuple[bytes, bytes]) -> tuple[str, str] | None:
+    """A field line as (environ key, value), remembered; None for a name that is dropped."""
+    name, value = line
+    key = _KEYS.get(name) or environ_key(name)  # environ_key's own first step, written out
+    if key is None:
+        return None
+    found = (key, value.decode("latin-1"))
+    if len(value) <= _LINES_VALUE and name not in JOURNEY_FIELDS:
+        if len(_LINES) >= _LINES_MAX:
+            _LINES.clear()
+        _LINES[line] = found
+    return found
 
 
 def split_host(host: str, scheme: str) -> tuple[str, str]:
@@ -70,10 +87,17 @@ def split_host(host: str, scheme: str) -> tuple[str, str]:
     return name or "localhost", port if port.isdigit() else default
 
 
+# The facts of a connection, as environ keys: (client, server, scheme, the Host on a unix
+# socket) -> the template with REMOTE_*, SERVER_* and wsgi.url_scheme filled in. One request
+# after another on a keep-alive connection copies it whole (one copy of a dict is cheaper than
+# setting five keys and formatting two ports). Bounded: past that many, it starts again.
+_FACTS_MAX: Final = 1024
+
+
 class EnvironBuilder:
     """Builds one environ per request from a per-handler template of the constant keys."""
 
-    __slots__ = ("_base", "root_path", "trusted_proxies")
+    __slots__ = ("_base", "_facts", "root_path", "trusted_proxies")
 
     def __init__(
         self,
@@ -100,39 +124,65 @@ class EnvironBuilder:
             # bodies), so frameworks need not stop at CONTENT_LENGTH themselves.
             "wsgi.input_terminated": True,
         }
+        self._facts: dict[tuple[object, ...], dict[str, Any]] = {}
+
+    def _template(
+        self,
+        client: tuple[str, int] | None,
+        server: tuple[str, int | None] | None,
+        scheme: str,
+        host: bytes | None,
+    ) -> dict[str, Any]:
+        """The constant keys and a connection's facts (``host``: the Host, on a unix socket)."""
+        template = self._base.copy()
+        template["wsgi.url_scheme"] = scheme
+        if client is not None:
+            template["REMOTE_ADDR"] = client[0]
+            template["REMOTE_PORT"] = str(client[1])
+        if host is None and server is not None:
+            template["SERVER_NAME"] = server[0]
+            template["SERVER_PORT"] = str(server[1])
+        else:  # a unix socket has no name or port a URL could use
+            name, port = split_host((host or b"").decode("latin-1"), scheme)
+            template["SERVER_NAME"] = name
+            template["SERVER_PORT"] = port
+        facts = self._facts
+        if len(facts) >= _FACTS_MAX:
+            facts.clear()
+        facts[(client, server, scheme, host)] = template
+        return template
 
     def build(self, exchange: Exchange, wsgi_input: Any) -> Environ:
         request = exchange.request
-        environ = self._base.copy()
-        environ["REQUEST_METHOD"] = request.method
-        environ["PATH_INFO"] = path_info(request.path)
-        environ["QUERY_STRING"] = request.query.decode("latin-1")
-        environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(request.version) or "HTTP/" + request.version
-        environ["wsgi.input"] = wsgi_input
-
         client = exchange.client
         scheme = exchange.scheme
         trusted = self.trusted_proxies
         if trusted is not None and request.proxied:  # resolve() is for requests that need it
             client, scheme, _host = resolve(client, scheme, request.headers, trusted)
-        environ["wsgi.url_scheme"] = scheme
-        if client is not None:
-            environ["REMOTE_ADDR"] = client[0]
-            environ["REMOTE_PORT"] = str(client[1])
         server = exchange.server
-        if server is not None and server[1] is not None:
-            environ["SERVER_NAME"] = server[0]
-            environ["SERVER_PORT"] = str(server[1])
-        else:  # a unix socket has no name or port a URL could use
-            host, port = split_host(request.host.decode("latin-1"), scheme)
-            environ["SERVER_NAME"] = host
-            environ["SERVER_PORT"] = port
+        host = request.host if server is None or server[1] is None else None
+        template = self._facts.get((client, server, scheme, host))
+        if template is None:
+            template = self._template(client, server, scheme, host)
+        environ = template.copy()
 
-        for name, value in request.headers:
-            key = environ_key(name)
-            if key is None:
-                continue
-            text = value.decode("latin-1")
+        environ["REQUEST_METHOD"] = request.method
+        path = request.path
+        if b"%" in path:  # PEP 3333: percent-decoded, as bytes, then a native string
+            path = unquote_to_bytes(path)
+        environ["PATH_INFO"] = path.decode("latin-1")
+        environ["QUERY_STRING"] = request.query.decode("latin-1")
+        environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(request.version) or "HTTP/" + request.version
+        environ["wsgi.input"] = wsgi_input
+
+        lines = _LINES
+        for line in request.headers:
+            found = lines.get(line)
+            if found is None:
+                found = _environ_line(line)
+                if found is None:
+                    continue
+            key, text = found
             previous = environ.get(key)
             environ[key] = text if previous is None else previous + _JOINERS.get(key, ",") + text
         return environ

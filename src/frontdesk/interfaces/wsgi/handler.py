@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
 from frontdesk.errors import ClientDisconnected, ProtocolError
@@ -96,15 +97,23 @@ class WSGIHandler:
         # Each request runs in a context of its own, so a context variable an app sets and
         # never resets does not leak into the next request.
         context = contextvars.Context()
-        if not exchange.body_received:
-            self._track(exchange, inline.respond_spooled(self.app, self.environ, exchange), context)
-            return
-        try:
-            body, size = inline.received_body(exchange)
-        except (ClientDisconnected, ProtocolError):
-            exchange.abort()  # gone, or refused and already answered by the core
-            return
-        environ = inline.whole_body_environ(self.environ, exchange, body, size)
+        request = exchange.request
+        data = b""
+        # Without a body there is nothing to wait for or read (and nothing to fail: the
+        # exchange of a closed connection is never handed on): the commonest request skips it.
+        if request.content_length or request.chunked:
+            if not exchange.body_received:
+                coro = inline.respond_spooled(self.app, self.environ, exchange)
+                self._track(exchange, coro, context)
+                return
+            try:
+                data = exchange.read_nowait() or b""  # the body, received whole
+            except (ClientDisconnected, ProtocolError):
+                exchange.abort()  # gone, or refused and already answered by the core
+                return
+        environ = self.environ.build(exchange, BytesIO(data))
+        if request.chunked:
+            inline.chunked_length(environ, len(data))
         if trip is not None:
             trip.client = environ.get("REMOTE_ADDR")
             trip.call()

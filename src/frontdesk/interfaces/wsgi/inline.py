@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from io import BytesIO
+from asyncio.events import _get_running_loop, _set_running_loop
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from frontdesk.errors import ClientDisconnected, ProtocolError
@@ -74,8 +74,16 @@ class ExchangeSink:
         return self._start(head).sendfile(file, offset, count)
 
     def end(self, head: Head | None, data: bytes) -> None:
-        exchange = self._start(head)
-        _with_loop(self.loop, exchange.end, data)
+        # What _start and _with_loop do, written out: this runs once for every request. The
+        # loop is left visible: end is the cycle's last step and the app's code is done by
+        # then (the iterable's close() comes first), so there is nothing left to hide it from.
+        exchange = self.exchange
+        if exchange.finished:
+            raise ClientDisconnected("the request was already answered")
+        if head is not None:
+            exchange.start_prepared(head)
+        _set_running_loop(self.loop)
+        exchange.end(data)
 
     def fail(self) -> None:
         _with_loop(self.loop, fail_exchange, self.exchange)
@@ -87,12 +95,12 @@ class ExchangeSink:
 def _with_loop(loop: asyncio.AbstractEventLoop, call: Callable[..., None], *args: Any) -> None:
     """``call(*args)`` with ``loop`` visible as the running loop (the app's frames hide it):
     finishing an exchange may start the next pipelined request's task."""
-    hidden = asyncio._get_running_loop()
-    asyncio._set_running_loop(loop)
+    hidden = _get_running_loop()
+    _set_running_loop(loop)
     try:
         call(*args)
     finally:
-        asyncio._set_running_loop(hidden)
+        _set_running_loop(hidden)
 
 
 def step(cycle: Generator[Wait, None, None], exc: BaseException | None = None) -> Wait | None:
@@ -100,14 +108,14 @@ def step(cycle: Generator[Wait, None, None], exc: BaseException | None = None) -
 
     Runs with the loop hidden from the app (see the module docstring).
     """
-    loop = asyncio._get_running_loop()
-    asyncio._set_running_loop(None)
+    loop = _get_running_loop()
+    _set_running_loop(None)
     try:
         return cycle.throw(exc) if exc is not None else cycle.send(None)
     except StopIteration:
         return None
     finally:
-        asyncio._set_running_loop(loop)
+        _set_running_loop(loop)
 
 
 async def finish(cycle: Generator[Wait, None, None], wait: Wait | None) -> None:
@@ -121,20 +129,12 @@ async def finish(cycle: Generator[Wait, None, None], wait: Wait | None) -> None:
             wait = step(cycle)
 
 
-def whole_body_environ(
-    builder: EnvironBuilder, exchange: Exchange, body: IO[bytes], size: int
-) -> Environ:
-    """The environ of a request whose body has been received whole.
-
-    A chunked body's length is known now: it is given as CONTENT_LENGTH (and the request no
-    longer claims to be chunked), so frameworks that read no further than CONTENT_LENGTH,
-    like Django, see it.
-    """
-    environ = builder.build(exchange, body)
-    if exchange.request.chunked:
-        environ["CONTENT_LENGTH"] = str(size)
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
-    return environ
+def chunked_length(environ: Environ, size: int) -> None:
+    """A chunked body received whole has a length now: it is given as CONTENT_LENGTH (and the
+    request no longer claims to be chunked), so frameworks that read no further than
+    CONTENT_LENGTH, like Django, see it."""
+    environ["CONTENT_LENGTH"] = str(size)
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
 
 
 async def respond_spooled(
@@ -147,7 +147,9 @@ async def respond_spooled(
         exchange.abort()  # gone, or refused and already answered by the core
         return
     with body:
-        environ = whole_body_environ(builder, exchange, body, size)
+        environ = builder.build(exchange, body)
+        if exchange.request.chunked:
+            chunked_length(environ, size)
         trip = exchange.trip
         if trip is not None:
             trip.client = environ.get("REMOTE_ADDR")
@@ -155,12 +157,6 @@ async def respond_spooled(
         sink = ExchangeSink(exchange, asyncio.get_running_loop())
         cycle = respond(app, environ, sink)
         await finish(cycle, step(cycle))
-
-
-def received_body(exchange: Exchange) -> tuple[BytesIO, int]:
-    """The body already received whole (or none), as ``wsgi.input``, and its size."""
-    data = exchange.read_nowait() or b""
-    return BytesIO(data), len(data)
 
 
 async def spool_body(exchange: Exchange, memory: int = SPOOL_MEMORY) -> tuple[IO[bytes], int]:

@@ -18,6 +18,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any, Final
 
+from frontdesk.http.prepared import PreparedHead
 from frontdesk.http.rules import HOP_BY_HOP
 
 if TYPE_CHECKING:
@@ -44,14 +45,25 @@ def parse_status(status: object) -> int:
     return code
 
 
-# Field lines seen before, checked: (name, value) -> (lower-case name, name, value) as bytes.
-# Apps send the same few again and again; the cache is bounded and holds short values only.
-_CHECKED: dict[tuple[str, str], tuple[bytes, bytes, bytes]] = {}
+# Field lines seen before, checked: (name, value) -> (the encoded field line, the declared
+# Content-Length or -1). Apps send the same few again and again; the cache is bounded and holds
+# short values only. Only exact (str, str) tuples are looked up: a look-alike (a str subclass
+# equal to a checked value) must pass the checks itself, and so is refused.
+_CHECKED: dict[tuple[str, str], tuple[bytes, int]] = {}
 _CHECKED_MAX: Final = 1024
 _CHECKED_VALUE: Final = 256
 
+# Whole heads seen before: (status, *headers) -> (code, head, declared length). Most apps answer
+# with a few heads again and again, so the usual start_response is one lookup, then a check that
+# the items are exact types: entries are made from exact str statuses and exact (str, str)
+# tuples only, and an exact tuple of exact strs equal to one of them is the same head. A head
+# with a long value is not remembered (Set-Cookie and friends differ on every response anyway).
+_HEADS: dict[tuple[object, ...], tuple[int, PreparedHead, int]] = {}
+_HEADS_MAX: Final = 256
+_HEADS_FIELDS: Final = 32
 
-def _check_header(item: object) -> tuple[bytes, bytes, bytes]:
+
+def _check_header(item: object) -> tuple[bytes, int]:
     if not isinstance(item, tuple) or len(item) != 2:
         raise TypeError(f"a WSGI header must be a (name, value) tuple, got {item!r}")
     name, value = item
@@ -68,36 +80,67 @@ def _check_header(item: object) -> tuple[bytes, bytes, bytes]:
         raw = value.encode("latin-1")
     except UnicodeEncodeError:
         raise ValueError(f"response header {name} is not latin-1: {value!r}") from None
-    if key == b"content-length" and not (raw.isdigit() and len(raw) <= 19):
-        raise ValueError(f"invalid Content-Length {value!r}")
-    return key, name.encode("ascii"), raw
+    if key == b"content-length":
+        if not (raw.isdigit() and len(raw) <= 19):
+            raise ValueError(f"invalid Content-Length {value!r}")
+        # Not a line of the block: the exchange writes it with the other framing fields.
+        return b"", int(raw)
+    return name.encode("ascii") + b": " + raw + b"\r\n", -1
 
 
-def encode_headers(headers: object) -> tuple[list[tuple[bytes, bytes]], int]:
-    """The fields as bytes and the declared Content-Length (-1 for none); raises on a bad one."""
+def encode_headers(headers: object) -> tuple[bytes, int, bool]:
+    """The field lines without Content-Length, encoded (``PreparedHead.block``), the declared
+    Content-Length (-1 for none), and whether the head may be remembered (every field an exact
+    ``(str, str)`` tuple with a short value); raises on a bad field."""
     if not isinstance(headers, list):
         raise TypeError(f"WSGI response headers must be a list, not {type(headers).__name__}")
-    fields: list[tuple[bytes, bytes]] = []
+    lines: list[bytes] = []
     length = -1
+    remember = True
     for item in headers:
-        # Only exact (str, str) tuples are looked up: a subclass must pass the checks itself.
         checked = None
         if type(item) is tuple and len(item) == 2 and type(item[0]) is type(item[1]) is str:
             checked = _CHECKED.get(item)
-        if checked is None:
-            checked = _check_header(item)
-            if len(item[1]) <= _CHECKED_VALUE:
-                if len(_CHECKED) >= _CHECKED_MAX:
-                    _CHECKED.clear()
-                _CHECKED[item] = checked
-        key, name, raw = checked
-        if key == b"content-length":
-            declared = int(raw)
+            if checked is None:
+                checked = _check_header(item)
+                if len(item[1]) <= _CHECKED_VALUE:
+                    if len(_CHECKED) >= _CHECKED_MAX:
+                        _CHECKED.clear()
+                    _CHECKED[item] = checked
+                else:
+                    remember = False
+        else:
+            checked = _check_header(item)  # a tuple subclass, or refused
+            remember = False
+        line, declared = checked
+        if declared >= 0:
             if length >= 0 and declared != length:
                 raise ValueError("differing Content-Length values")
             length = declared
-        fields.append((name, raw))
-    return fields, length
+        else:
+            lines.append(line)
+    return b"".join(lines), length, remember
+
+
+def prepare_head(status: object, headers: object) -> tuple[int, PreparedHead, int]:
+    """The status code, the head checked and encoded, and the declared Content-Length (-1 for
+    none), of a ``start_response(status, headers)``, remembered in ``_HEADS`` when it may be;
+    raises on a bad status or field."""
+    code = parse_status(status)
+    block, length, remember = encode_headers(headers)
+    # A 204 never carries a Content-Length (RFC 9110 8.6); a 304's is kept, as it was sent.
+    head = PreparedHead.encoded(code, block, -1 if code == 204 else length)
+    prepared = (code, head, length)
+    if (
+        remember
+        and type(status) is str
+        and isinstance(headers, list)
+        and len(headers) <= _HEADS_FIELDS
+    ):
+        if len(_HEADS) >= _HEADS_MAX:
+            _HEADS.clear()
+        _HEADS[(status, *headers)] = prepared
+    return prepared
 
 
 class Response:
@@ -106,13 +149,14 @@ class Response:
     Lives on the thread that calls the app; what it sends goes through its ``Sink``.
     """
 
-    __slots__ = ("_sink", "declared", "excess", "fields", "head_sent", "remaining", "status")
+    __slots__ = ("_sink", "declared", "excess", "head", "head_sent", "remaining", "status")
 
     def __init__(self, sink: Sink) -> None:
         self._sink = sink
         #: the final status code; None until start_response is called
         self.status: int | None = None
-        self.fields: list[tuple[bytes, bytes]] = []
+        #: the head as start_response gave it, checked and encoded
+        self.head: PreparedHead | None = None
         #: body bytes still allowed (declared length, or 0 for 204/304); -1 when unbounded
         self.remaining = -1
         #: the app gave a Content-Length
@@ -132,10 +176,25 @@ class Response:
                 exc_info = None  # no reference cycle through the traceback
         elif self.status is not None:
             raise RuntimeError("start_response called a second time without exc_info")
-        code = parse_status(status)
-        fields, length = encode_headers(headers)
+        known = None
+        if type(headers) is list and type(status) is str:
+            try:
+                known = _HEADS.get((status, *headers))
+            except TypeError:  # an unhashable item: prepare_head's checks refuse it
+                pass
+            if known is not None:
+                for item in headers:
+                    # Equal to an entry and exact, so the same head (see _HEADS).
+                    if (
+                        type(item) is not tuple
+                        or type(item[0]) is not str
+                        or type(item[1]) is not str
+                    ):
+                        known = None
+                        break
+        code, head, length = known or prepare_head(status, headers)
         self.status = code
-        self.fields = fields
+        self.head = head
         self.declared = length >= 0
         self.remaining = 0 if code in _NO_BODY else length
         return self.write
@@ -144,15 +203,18 @@ class Response:
         """The head, the first time the response sends anything; None afterwards."""
         if self.head_sent:
             return None
-        if self.status is None:
+        head = self.head
+        if head is None:
             raise RuntimeError("the WSGI application did not call start_response")
         self.head_sent = True
-        return self.status, self.fields
+        return head
 
     def declare_length(self, length: int) -> None:
         """The whole body is known: frame it with a length rather than chunks."""
         if self.remaining < 0 and not self.head_sent:
-            self.fields.append((b"content-length", b"%d" % length))
+            head = self.head
+            if head is not None:  # the same fields, and the length (there was none)
+                self.head = PreparedHead.encoded(head.status, head.block, length)
             self.remaining = length
             self.declared = True
 

@@ -6,6 +6,8 @@ from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeAlias
 
+from frontdesk.http.prepared import PreparedHead
+
 if TYPE_CHECKING:
     from frontdesk.http.exchange import Exchange
 
@@ -15,8 +17,8 @@ ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | N
 Write: TypeAlias = Callable[[bytes], None]
 StartResponse: TypeAlias = Callable[..., Write]
 WSGIApp: TypeAlias = Callable[[Environ, StartResponse], Iterable[bytes]]
-#: the final status and the header fields, encoded, as ``Exchange.start`` takes them
-Head: TypeAlias = tuple[int, list[tuple[bytes, bytes]]]
+#: the final status and the header fields, checked and encoded, for ``Exchange.start_prepared``
+Head: TypeAlias = PreparedHead
 #: something the inline runner awaits between steps of a response (a drain, a sendfile)
 Wait: TypeAlias = Coroutine[Any, Any, None]
 
