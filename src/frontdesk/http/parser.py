@@ -262,7 +262,9 @@ class RequestParser:
         # number and sizes are judged when the section is whole (``_check_fields``): until
         # then ``max_head`` bounds the memory they take.
         # llhttp drops the OWS before a value but keeps the OWS after it (RFC 9112 5).
-        if value[-1:] in b" \t":
+        # (an int test: ``bytes in bytes`` first tries its operand as an int, and pays for the
+        # TypeError it raises and clears, several times the cost of the test itself)
+        if value and value[-1] in (32, 9):
             value = value.rstrip(b" \t")
         self._headers.append((name.lower(), value))
 
@@ -349,7 +351,7 @@ class RequestParser:
         elif not valid_host(host):
             raise RemoteProtocolError("invalid Host field", 400)
 
-        if target[:1] == b"/" and method != "CONNECT" and b"#" not in target:
+        if target[:1] == b"/" and method != "CONNECT" and target.find(b"#") < 0:
             path, _, query = target.partition(b"?")  # origin-form, as nearly all are
         else:
             path, query = self._split_target(method, target)
@@ -398,7 +400,7 @@ class RequestParser:
         if method == "CONNECT":
             raise RemoteProtocolError("CONNECT is not supported", 501)
         if target[:1] == b"/":
-            if b"#" in target:
+            if target.find(b"#") >= 0:
                 raise RemoteProtocolError("fragment in request target", 400)
             path, _, query = target.partition(b"?")
             return path, query

@@ -37,7 +37,7 @@ def take_framing(
                 raise LocalProtocolError("differing Content-Length values")
             remaining = length
         elif key == b"connection":
-            if b"close" in value.lower():
+            if value.lower().find(b"close") >= 0:
                 close = True
         elif key != b"transfer-encoding" and key != b"keep-alive":
             fields.append((name, value))

@@ -37,7 +37,7 @@ def encode_fields(fields: list[tuple[bytes, bytes]]) -> bytes:
     block = b"".join(parts)
     # Each line holds exactly one CR and one LF, its terminator; any other is an injection.
     count = len(fields)
-    if block.count(b"\n") != count or block.count(b"\r") != count or b"\x00" in block:
+    if block.count(b"\n") != count or block.count(b"\r") != count or block.find(b"\x00") >= 0:
         raise LocalProtocolError("CR, LF or NUL in a response header value")
     return block
 

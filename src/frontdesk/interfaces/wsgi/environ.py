@@ -44,7 +44,7 @@ def environ_key(name: bytes) -> str | None:
     special = _SPECIAL.get(name)
     if special is not None:
         return special
-    if b"_" in name:
+    if name.find(b"_") >= 0:
         return None
     key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
     if len(_KEYS) < _KEYS_MAX:
@@ -168,7 +168,7 @@ class EnvironBuilder:
 
         environ["REQUEST_METHOD"] = request.method
         path = request.path
-        if b"%" in path:  # PEP 3333: percent-decoded, as bytes, then a native string
+        if path.find(b"%") >= 0:  # PEP 3333: percent-decoded, as bytes, then a native string
             path = unquote_to_bytes(path)
         environ["PATH_INFO"] = path.decode("latin-1")
         environ["QUERY_STRING"] = request.query.decode("latin-1")
