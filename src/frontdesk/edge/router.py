@@ -120,7 +120,17 @@ class Router:
 
     def handle(self, exchange: Exchange) -> None:
         request = exchange.request
-        route = self.find(request.host, request.path)
+        path = request.path
+        if self._by_host:
+            route = self.find(request.host, path)
+        else:
+            # ``find`` for mounts of any host (``Mount.accepts`` without its host test),
+            # spelled out: it runs for every request.
+            route = None
+            for mount in self.mounts:
+                if path.startswith(mount.prefix) and mount.route.matches(path):
+                    route = mount.route
+                    break
         if route is None:
             exchange.start(404, [(b"content-type", b"text/plain; charset=utf-8")])
             exchange.end(_NOT_FOUND)

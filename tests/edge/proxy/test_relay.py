@@ -72,9 +72,7 @@ def _job(*, trace: bool = False) -> Job:
 def _head(status: int, fields: Fields) -> ResponseHead:
     length = header_value(fields, b"content-length")
     chunked = header_value(fields, b"transfer-encoding") is not None
-    return ResponseHead(
-        status, "1.1", fields, None if length is None else int(length), chunked, True
-    )
+    return ResponseHead(status, fields, None if length is None else int(length), chunked, True)
 
 
 def _general(head: ResponseHead, job: Job, options: ProxyOptions, route: str) -> bytes | None:

@@ -37,6 +37,8 @@ from frontdesk.http.rules import status_line
 from frontdesk.http.writer import encode_fields
 
 _UNCOMPRESSIBLE_STATUSES = frozenset({204, 206, 304})
+_VARY = (b"vary", b"accept-encoding")
+_VARY_LINE = b"vary: accept-encoding\r\n"
 _FILE_PIECE = 64 * 1024
 
 # What the proxy does with the body: pass it as is, wait for the first bytes to decide, or
@@ -65,15 +67,33 @@ class CompressionFilter:
         self.codings = tuple(c for c in (codings or usable) if c in usable)
         self.gzip_level = gzip_level
         self.brotli_quality = brotli_quality
+        self._codings_for: dict[bytes, str] = {}
 
     def handle(self, exchange: Exchange) -> None:
         request = exchange.request
         if request.method == "HEAD":
             self.inner.handle(exchange)
             return
-        accept = [value for name, value in request.headers if name == b"accept-encoding"]
-        coding = choose_coding(accept, self.codings)
+        accept: bytes | None = None
+        for name, value in request.headers:
+            if name == b"accept-encoding":
+                # Several fields are one list (RFC 9110 5.3): joined, they parse the same.
+                accept = value if accept is None else accept + b"," + value
+        coding = None if accept is None else self._coding(accept)
         self.inner.handle(CompressingExchange(exchange, self, coding).as_exchange())
+
+    def _coding(self, accept: bytes) -> str | None:
+        """``choose_coding`` for an Accept-Encoding value, remembered: clients send the
+        same few values with every request (a browser's ``gzip, deflate, br``)."""
+        known = self._codings_for.get(accept)
+        if known is not None:
+            return known or None
+        coding = choose_coding([accept], self.codings)
+        if len(accept) <= 256:
+            if len(self._codings_for) >= 256:
+                self._codings_for.clear()
+            self._codings_for[accept] = coding or ""  # ("": identity)
+        return coding
 
     def encoder(self, coding: str) -> Encoder:
         return make_encoder(coding, self.gzip_level, self.brotli_quality)
@@ -87,8 +107,24 @@ def _lists(value: bytes, token: bytes) -> bool:
 class CompressingExchange(ExchangeProxy):
     """The exchange a compressed handler sees: its body goes through an ``Encoder``."""
 
+    __slots__ = (
+        "_coding",
+        "_config",
+        "_declared",
+        "_encoder",
+        "_fields",
+        "_mode",
+        "_sent",
+        "_status",
+        "_trailers",
+    )
+
     def __init__(self, inner: Exchange, config: CompressionFilter, coding: str | None) -> None:
-        super().__init__(inner)
+        # (``ExchangeProxy.__init__``, spelled out: a ``super()`` call per request costs more
+        # than these three lines)
+        self.inner = inner
+        self.request = inner.request
+        self.received = inner.received
         self._config = config
         self._coding = coding
         self._mode = _PASS
@@ -129,7 +165,7 @@ class CompressingExchange(ExchangeProxy):
             self.inner.start(status, fields, trailers=trailers)
             return
         if not varies:
-            fields.append((b"vary", b"accept-encoding"))
+            fields.append(_VARY)
         length = self._content_length(fields)
         if self._coding is None or (length is not None and length < self._config.min_size):
             self.inner.start(status, fields, trailers=trailers)
@@ -151,17 +187,21 @@ class CompressingExchange(ExchangeProxy):
         # its declared length) starts from the prepared head itself, with Vary added where
         # due: its fields are not checked and encoded a second time.
         status, fields = head.status, head.fields
-        if self.started or extra or head.close:
+        if self._mode == _DEFER or self.inner.started or extra or head.close:  # (``started``)
             self.start(status, [*fields, *(extra or ())], trailers=trailers)
             return
         eligible, varies = self._inspect(status, fields)
-        if not eligible:
+        if eligible and self._coding is not None and not 0 <= head.length < self._config.min_size:
+            self.start(status, fields, trailers=trailers)  # to compress
+        elif not eligible or varies:
             self.inner.start_prepared(head, trailers=trailers)
-        elif self._coding is None or 0 <= head.length < self._config.min_size:
-            vary = None if varies else [(b"vary", b"accept-encoding")]
-            self.inner.start_prepared(head, vary, trailers=trailers)
         else:
-            self.start(status, fields, trailers=trailers)
+            # Vary joins the head's own block (a line known to be well formed), rather than
+            # going as an extra field the core would check and encode for every response.
+            varied = PreparedHead.encoded(
+                status, head.block + _VARY_LINE, head.length, [*fields, _VARY]
+            )
+            self.inner.start_prepared(varied, trailers=trailers)
 
     def _inspect(self, status: int, fields: Sequence[tuple[bytes, bytes]]) -> tuple[bool, bool]:
         """In one pass: whether the response may be compressed, and whether its Vary

@@ -84,6 +84,7 @@ class MediaTypes:
         self.majors: set[str] = set()
         self.suffixes: set[tuple[str, str]] = set()
         self.excluded = {t.lower() for t in excluded}
+        self._known: dict[bytes, bool] = {}
         for pattern in patterns:
             pattern = pattern.strip().lower()
             major, _, minor = pattern.partition("/")
@@ -95,6 +96,19 @@ class MediaTypes:
                 self.exact.add(pattern)
 
     def matches(self, content_type: bytes) -> bool:
+        # A server answers with a handful of Content-Type values, again and again: each is
+        # parsed once (values of any length are parsed each time; the memo stays small).
+        known = self._known.get(content_type)
+        if known is not None:
+            return known
+        answer = self._matches(content_type)
+        if len(content_type) <= 128:
+            if len(self._known) >= 256:
+                self._known.clear()
+            self._known[content_type] = answer
+        return answer
+
+    def _matches(self, content_type: bytes) -> bool:
         media = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
         if media in self.excluded:
             return False

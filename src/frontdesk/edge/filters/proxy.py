@@ -27,7 +27,11 @@ Fields = list[tuple[bytes, bytes]]
 class ExchangeProxy:
     """Forwards to ``inner``; override the response methods to change what goes out."""
 
+    # Slots: one proxy is made per request (a subclass without slots of its own still works)
+    __slots__ = ("inner", "received", "request")
+
     def __init__(self, inner: Exchange) -> None:
+        # (``CompressingExchange`` sets these three itself: keep the two in step)
         self.inner = inner
         # Facts fixed for the exchange's life, read on every request: plain attributes.
         self.request: Request = inner.request

@@ -24,8 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import httptools
 
@@ -73,10 +72,11 @@ class InvalidResponse(UpstreamError):
     """The upstream's bytes are not an HTTP/1.1 response."""
 
 
-@dataclass(slots=True)
-class ResponseHead:
+class ResponseHead(NamedTuple):
+    """An upstream response's head, as read (built once per response, with
+    ``tuple.__new__``: a tuple is the cheapest object to make)."""
+
     status: int
-    version: str
     #: field lines in arrival order, names lower-cased
     headers: list[tuple[bytes, bytes]]
     content_length: int | None
@@ -85,6 +85,9 @@ class ResponseHead:
     keep_alive: bool
 
 
+_new_tuple = tuple.__new__
+#: a field value's trailing whitespace (SP, HTAB), as ints
+_OWS = (0x20, 0x09)
 #: the fields a response head is read for (the rest are only carried)
 _FRAMING_NAMES = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 _NO_TOKENS: frozenset[bytes] = frozenset()
@@ -106,13 +109,9 @@ def _tokens_of(value: bytes) -> frozenset[bytes]:
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
         "_body",
-        "_body_size",
         "_changed",
-        "_complete",
         "_dirty",
         "_drain_waiter",
-        "_error",
-        "_head",
         "_head_bytes",
         "_head_only",
         "_headers",
@@ -124,7 +123,11 @@ class UpstreamConnection(asyncio.Protocol):
         "_timer",
         "_waiter",
         "address",
+        "body_size",
         "closed",
+        "complete",
+        "error",
+        "head",
         "high",
         "idle_until",
         "loop",
@@ -164,17 +167,24 @@ class UpstreamConnection(asyncio.Protocol):
         self.idle_until = 0.0
         self._parser: httptools.HttpResponseParser | None = None
         self._spare: httptools.HttpResponseParser | None = None
-        self._head: ResponseHead | None = None
+        # The exchange's state, read by the proxy: plain attributes rather than read-only
+        # properties, as the direct path reads them for every response (a property is a
+        # Python call each time). Only this class sets them.
+        #: the final response's head, once received
+        self.head: ResponseHead | None = None
+        #: the response has been received whole
+        self.complete = False
+        #: why the exchange failed, once it has
+        self.error: UpstreamError | None = None
+        #: body bytes received and not yet read
+        self.body_size = 0
         self._headers: list[tuple[bytes, bytes]] = []
         self._head_bytes = 0
         self._head_only = False
         self._interim = False
         self._body: deque[bytes] = deque()
-        self._body_size = 0
-        self._complete = False
         self._keep_alive = False
         self._dirty = False
-        self._error: UpstreamError | None = None
         self._read_paused = False
         self._waiter: asyncio.Future[None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -199,7 +209,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._notify()
             return
         self.received += len(data)
-        if self._head is None:
+        if self.head is None:
             self._head_bytes += len(data)
         try:
             parser.feed_data(data)
@@ -215,33 +225,36 @@ class UpstreamConnection(asyncio.Protocol):
             return
         # Judged after parsing (one read's worth of bytes at most): the head may end within
         # this data, the rest being body.
-        if self._head is None and self._head_bytes > MAX_RESPONSE_HEAD:
+        if self.head is None and self._head_bytes > MAX_RESPONSE_HEAD:
             self._fail(InvalidResponse("upstream response head too large"))
-        if self._changed:
-            self._notify()
+        if self._changed:  # (``_notify``, inlined: once per response read)
+            self._changed = False
+            watcher = self.watcher
+            if watcher is not None:
+                watcher()
 
     def eof_received(self) -> bool:
-        head = self._head
+        head = self.head
         if (
             self._parser is not None
             and head is not None
-            and not self._complete
+            and not self.complete
             and head.content_length is None
             and not head.chunked
         ):
             # A response without a length ends with the connection (RFC 9112 6.3).
-            self._complete = True
+            self.complete = True
             self._keep_alive = False
             self._wake()
-        elif self._parser is not None and not self._complete:
+        elif self._parser is not None and not self.complete:
             self._fail(UpstreamClosed("upstream closed the connection"))
         self._notify()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self._parser is not None and not self._complete and self._error is None:
-            self._error = self._error_of(UpstreamClosed, "upstream reset the connection")
+        if self._parser is not None and not self.complete and self.error is None:
+            self.error = self._error_of(UpstreamClosed, "upstream reset the connection")
         self._wake()
         drain = self._drain_waiter
         if drain is not None and not drain.done():
@@ -263,9 +276,12 @@ class UpstreamConnection(asyncio.Protocol):
     # -- llhttp callbacks ------------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if value[-1:] in b" \t":
+        # llhttp keeps a value's trailing whitespace. (Tested on the last byte as an int:
+        # ``value[-1:] in b" \t"`` costs bytes.__contains__ a TypeError raised and cleared,
+        # as it first tries its argument as an int, for every field of every response.)
+        if value and value[-1] in _OWS:
             value = value.rstrip(b" \t")
-        if self._head is None:
+        if self.head is None:
             self._headers.append((name.lower(), value))
         else:
             self.trailers.append((name.lower(), value))
@@ -279,7 +295,6 @@ class UpstreamConnection(asyncio.Protocol):
             self._headers = []  # (``begin`` started the first message's list)
             return
         headers = self._headers
-        version = parser.get_http_version()
         content_length: int | None = None
         chunked = False
         tokens = _NO_TOKENS
@@ -291,40 +306,57 @@ class UpstreamConnection(asyncio.Protocol):
             elif name == b"transfer-encoding":
                 chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
             elif name == b"connection":
-                more = _tokens_of(value)
+                more = _TOKENS_CACHE.get(value) or _tokens_of(value)
                 tokens = more if tokens is _NO_TOKENS else tokens | more
-        keep_alive = b"keep-alive" in tokens if version == "1.0" else b"close" not in tokens
-        self._head = ResponseHead(status, version, headers, content_length, chunked, keep_alive)
+        # What the fields allow. llhttp's yes is the same answer (it reads the Connection
+        # tokens by the same rules, for HTTP/1.1 and 1.0); its no may also mean only that the
+        # body runs to the connection's end, so then the rule is applied here. Asking
+        # httptools for the version costs a str.format: only asked when needed.
+        keep_alive = bool(parser.should_keep_alive())
+        if not keep_alive:
+            if parser.get_http_version() == "1.0":
+                keep_alive = b"keep-alive" in tokens
+            else:
+                keep_alive = b"close" not in tokens
+        self.head = _new_tuple(ResponseHead, (status, headers, content_length, chunked, keep_alive))
         if self._head_only and status != 101:
             # A response to HEAD has no body whatever its fields say (RFC 9110 9.3.2);
             # llhttp cannot be told so, and any body bytes it reports make the
             # connection unusable.
-            self._complete = True
+            self.complete = True
             self._keep_alive = keep_alive
-        self._wake()
+        # (``_wake`` inlined in the callbacks, which run for every response: on the direct
+        # path nothing waits, and the watcher is told once ``feed_data`` returns)
+        self._changed = True
+        if self._waiter is not None:
+            self._wake()
 
     def on_body(self, data: bytes) -> None:
-        if self._complete:
+        if self.complete:
             self._dirty = True
             return
         self._body.append(data)
-        self._body_size += len(data)
-        if self._body_size > self.high and not self._read_paused and self.transport is not None:
+        self.body_size += len(data)
+        if self.body_size > self.high and not self._read_paused and self.transport is not None:
             self._read_paused = True
             self.transport.pause_reading()
-        self._wake()
+        self._changed = True
+        if self._waiter is not None:
+            self._wake()
 
     def on_message_complete(self) -> None:
         if self._interim:
             self._interim = False
             return
-        if self._complete:
+        if self.complete:
             return
         parser = self._parser
         assert parser is not None
-        self._complete = True
+        self.complete = True
         self._keep_alive = bool(parser.should_keep_alive())
-        self._wake()
+        self._changed = True
+        if self._waiter is not None:
+            self._wake()
 
     # -- the proxy's side ------------------------------------------------------------------
 
@@ -336,17 +368,17 @@ class UpstreamConnection(asyncio.Protocol):
         else:
             self._spare = None
         self._parser = parser
-        self._head = None
+        self.head = None
         self._headers = []
         self._head_bytes = 0
         self._head_only = method == "HEAD"
         self._interim = False
         self._body.clear()
-        self._body_size = 0
-        self._complete = False
+        self.body_size = 0
+        self.complete = False
         self._keep_alive = False
         self._dirty = False
-        self._error = None
+        self.error = None
         self.trailers = []
         self.sent = 0
         self.received = 0
@@ -355,9 +387,20 @@ class UpstreamConnection(asyncio.Protocol):
     def finish(self) -> bool:
         """The exchange is over; the connection is idle (any byte now makes it unusable).
 
-        Returns ``reusable`` as it stood at the end of the exchange.
+        Returns whether the connection may carry another exchange: this one ended cleanly
+        and both sides allow another one.
         """
-        reusable = self.reusable
+        head = self.head
+        reusable = (
+            not self.closed
+            and self.error is None
+            and not self.upgraded
+            and self.complete
+            and self._keep_alive
+            and not self._dirty
+            and head is not None
+            and head.keep_alive
+        )
         if reusable and self._parser is not None and not self._head_only:
             self._spare = self._parser
         self._parser = None
@@ -365,31 +408,12 @@ class UpstreamConnection(asyncio.Protocol):
 
     @property
     def head_received(self) -> bool:
-        return self._head is not None
-
-    @property
-    def complete(self) -> bool:
-        return self._complete
+        return self.head is not None
 
     @property
     def usable(self) -> bool:
         """Idle and still open: fit to carry a request."""
-        return not self.closed and self._error is None and not self.upgraded
-
-    @property
-    def reusable(self) -> bool:
-        """The exchange ended cleanly and both sides allow another one."""
-        head = self._head
-        return (
-            not self.closed
-            and self._error is None
-            and not self.upgraded
-            and self._complete
-            and self._keep_alive
-            and not self._dirty
-            and head is not None
-            and head.keep_alive
-        )
+        return not self.closed and self.error is None and not self.upgraded
 
     def write(self, data: bytes) -> None:
         transport = self.transport
@@ -407,15 +431,15 @@ class UpstreamConnection(asyncio.Protocol):
                 await self._wait_for(waiter, timeout, "sending the request")
             finally:
                 self._drain_waiter = None
-        if self.closed and self._head is None:
-            raise self._error or self._error_of(UpstreamClosed, "upstream connection closed")
+        if self.closed and self.head is None:
+            raise self.error or self._error_of(UpstreamClosed, "upstream connection closed")
 
     async def read_head(self, timeout: float) -> ResponseHead:
         while True:
-            if self._head is not None and (not self.upgraded or self._head.status == 101):
-                return self._head
-            if self._error is not None:
-                raise self._error
+            if self.head is not None and (not self.upgraded or self.head.status == 101):
+                return self.head
+            if self.error is not None:
+                raise self.error
             if self.upgraded:
                 raise self._error_of(InvalidResponse, "upstream switched protocols unasked")
             await self._wait(timeout, "reading the response head")
@@ -427,15 +451,15 @@ class UpstreamConnection(asyncio.Protocol):
             if body:
                 data = body.popleft() if len(body) == 1 else b"".join(body)
                 body.clear()
-                self._body_size = 0
+                self.body_size = 0
                 if self._read_paused and self.transport is not None and not self.closed:
                     self._read_paused = False
                     self.transport.resume_reading()
                 return data
-            if self._complete:
+            if self.complete:
                 return b""
-            if self._error is not None:
-                raise self._error
+            if self.error is not None:
+                raise self.error
             await self._wait(timeout, "reading the response body")
 
     def take_body(self) -> bytes:
@@ -443,24 +467,11 @@ class UpstreamConnection(asyncio.Protocol):
         body = self._body
         data = body.popleft() if len(body) == 1 else b"".join(body)
         body.clear()
-        self._body_size = 0
+        self.body_size = 0
         if self._read_paused and self.transport is not None and not self.closed:
             self._read_paused = False
             self.transport.resume_reading()
         return data
-
-    @property
-    def body_size(self) -> int:
-        """Body bytes received and not yet read."""
-        return self._body_size
-
-    @property
-    def head(self) -> ResponseHead | None:
-        return self._head
-
-    @property
-    def error(self) -> UpstreamError | None:
-        return self._error
 
     def time_out(self, what: str) -> None:
         """Fail the exchange as timed out (the watcher's own timer ran out)."""
@@ -484,10 +495,10 @@ class UpstreamConnection(asyncio.Protocol):
         return kind(message, sent=self.sent > 0, responded=self.received > 0)
 
     def _fail(self, exc: UpstreamError) -> None:
-        if self._error is None:
+        if self.error is None:
             exc.sent = self.sent > 0
             exc.responded = self.received > 0
-            self._error = exc
+            self.error = exc
         self._wake()
         self.abort()
 

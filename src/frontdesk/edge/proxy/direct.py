@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from frontdesk.edge.proxy.client import UpstreamError
+from frontdesk.edge.proxy.job import Job
 from frontdesk.edge.proxy.options import IDEMPOTENT
 from frontdesk.edge.proxy.relay import relay_head
 from frontdesk.errors import ClientDisconnected, ProtocolError
@@ -38,43 +40,36 @@ from frontdesk.http.exchange import Exchange
 if TYPE_CHECKING:
     import asyncio
 
-    from frontdesk.edge.proxy.client import ResponseHead, UpstreamConnection
+    from frontdesk.edge.proxy.client import UpstreamConnection
     from frontdesk.edge.proxy.handler import ProxyRoute
-    from frontdesk.edge.proxy.job import Job
     from frontdesk.edge.proxy.upstream import Upstream
     from frontdesk.http.prepared import PreparedHead
 
 log = logging.getLogger("frontdesk.edge.proxy")
 
 
-class Direct:
-    """One request on the direct path, from its request head written to its answer."""
+@dataclass(slots=True, eq=False)
+class Direct(Job):
+    """A request without a body, which takes the direct path when its server has an idle
+    pooled connection (``start``), from its request head written to its answer.
 
-    __slots__ = ("conn", "deadline", "head", "job", "route", "sent_at", "server")
+    It is the request's ``Job`` itself, with what the direct path carries besides (set by
+    ``start``): one object per request rather than two. Handed to a task, it goes on as
+    the plain ``Job`` it also is.
+    """
 
-    def __init__(
-        self,
-        route: ProxyRoute,
-        job: Job,
-        server: Upstream,
-        conn: UpstreamConnection,
-        head: bytes,
-        deadline: float,
-    ) -> None:
-        self.route = route
-        self.job = job
-        self.server = server
-        self.conn = conn
-        self.sent_at = time.perf_counter()
-        #: loop time at which the response is late (``read_timeout`` after the head went)
-        self.deadline = deadline
-        #: the request head, until ``flush`` writes it
-        self.head = head
+    route: ProxyRoute = field(init=False)
+    conn: UpstreamConnection = field(init=False)
+    #: ``time.perf_counter()`` when the head was queued
+    sent_at: float = field(init=False)
+    #: loop time at which the response is late (``read_timeout`` after the head went)
+    deadline: float = field(init=False)
+    #: the request head, until ``flush`` writes it
+    pending: bytes = field(init=False)
 
-    @classmethod
-    def start(cls, route: ProxyRoute, job: Job, server: Upstream, conn: UpstreamConnection) -> bool:
-        """Send ``job``'s request (it has no body) on ``conn``, idle and usable as the pool
-        handed it out, to ``server``, whose ``active`` already counts it.
+    def start(self, route: ProxyRoute, server: Upstream, conn: UpstreamConnection) -> bool:
+        """Send the request on ``conn``, idle and usable as the pool handed it out, to
+        ``server``, whose ``active`` already counts it.
 
         False when the connection turned out closed: nothing was sent, ``conn`` is aborted
         and the request is the caller's to send another way (still counted).
@@ -83,30 +78,33 @@ class Direct:
         if transport is None or transport.is_closing():
             conn.abort()
             return False
-        head = route.request_head(job, server)
-        conn.begin(job.exchange.request.method)
-        job.server = server
-        job.attempts += 1
+        self.pending = route.request_head(self, server)
+        conn.begin(self.exchange.request.method)
+        self.server = server
+        self.attempts += 1
         route.stats.reused_connections += 1
         loop = conn.loop
-        direct = cls(route, job, server, conn, head, loop.time() + route.options.read_timeout)
-        conn.watcher = direct.changed
+        self.route = route
+        self.conn = conn
+        self.sent_at = time.perf_counter()
+        self.deadline = deadline = loop.time() + route.options.read_timeout
+        conn.watcher = self.changed
         # One timer per route, for the oldest request waiting (every request of a route
         # has the same timeout, so they come due in the order they were sent).
         if route.direct_timer is None:
-            route.direct_timer = loop.call_at(direct.deadline, sweep, route, loop)
-        route.direct[direct] = None
+            route.direct_timer = loop.call_at(deadline, sweep, route, loop)
+        route.direct[self] = None
         pending = route.pending
         if not pending:
             loop.call_soon(flush, route)
-        pending.append(direct)
+        pending.append(self)
         return True
 
     def write_head(self) -> None:
         conn = self.conn
         if conn.watcher is None:
             return  # handed over before its turn (the connection failed): the task has it
-        head, self.head = self.head, b""
+        head, self.pending = self.pending, b""
         try:
             conn.write(head)
         except UpstreamError:
@@ -114,8 +112,8 @@ class Direct:
             # same server (its slot kept).
             self._stop()
             conn.abort()
-            self.job.attempts -= 1
-            self.route.spawn(self.job, self.server, None)
+            self.attempts -= 1
+            self.route.spawn(self, self.server, None)
 
     # -- the connection's events -----------------------------------------------------------
 
@@ -126,10 +124,29 @@ class Direct:
             if head is None:
                 return  # nothing yet, or an interim 1xx: wait on
             if conn.complete:
-                prepared = self._prepared(conn, head)
-                if prepared is not None:
-                    self._finish(prepared)
-                    return
+                # The answer's head when the whole response is here and the task would
+                # buffer it in memory and send it (inline: once per response).
+                route = self.route
+                options = route.options
+                status = head.status
+                size = conn.body_size
+                exchange = self.exchange
+                if (
+                    status != 101
+                    and not (
+                        options.retry_statuses
+                        and status in options.retry_statuses
+                        and exchange.request.method in IDEMPOTENT
+                    )
+                    and size <= options.response_buffer_memory
+                    and size <= options.response_buffer_max
+                ):
+                    # (a filter's exchange reads the fields as pairs: ``relay_head`` keeps them)
+                    pairs = type(exchange) is not Exchange
+                    prepared = relay_head(head, self, options, route.prefix, pairs)
+                    if prepared is not None:
+                        self._finish(prepared)
+                        return
         self._hand_over()
 
     def expired(self) -> None:
@@ -143,42 +160,31 @@ class Direct:
         """The route is closing: drop the request and its connection."""
         self._stop()
         self.conn.abort()
-        self.server.release()
-        exchange = self.job.exchange
+        server = self.server
+        assert server is not None  # (set by ``start``)
+        server.release()
+        exchange = self.exchange
         if not exchange.finished:
             exchange.abort()
 
     # -- internals -------------------------------------------------------------------------
 
-    def _prepared(self, conn: UpstreamConnection, head: ResponseHead) -> PreparedHead | None:
-        """The answer's head when the whole response is here and the task would buffer it
-        in memory and send it; None otherwise."""
-        route = self.route
-        options = route.options
-        if head.status == 101 or (
-            options.retry_statuses
-            and head.status in options.retry_statuses
-            and self.job.exchange.request.method in IDEMPOTENT
-        ):
-            return None
-        size = conn.body_size
-        if size > options.response_buffer_memory or size > options.response_buffer_max:
-            return None
-        exchange = self.job.exchange
-        return relay_head(head, self.job, options, route.prefix, type(exchange) is not Exchange)
-
     def _stop(self) -> None:
         self.conn.watcher = None
         self.route.direct.pop(self, None)
-        self.job.waited += time.perf_counter() - self.sent_at
+        self.waited += time.perf_counter() - self.sent_at
 
     def _hand_over(self) -> None:
         self._stop()
-        self.route.spawn(self.job, self.server, self.conn)
+        self.route.spawn(self, self.server, self.conn)
 
     def _finish(self, prepared: PreparedHead) -> None:
-        self._stop()
         conn, server, route = self.conn, self.server, self.route
+        assert server is not None  # (set by ``start``)
+        # ``_stop``, spelled out (once per response)
+        conn.watcher = None
+        route.direct.pop(self, None)
+        self.waited += time.perf_counter() - self.sent_at
         body = conn.take_body()
         trailers = conn.trailers or None
         server.record_success()
@@ -188,7 +194,7 @@ class Direct:
         answers = route.answers
         if not answers:
             conn.loop.call_soon(answer, route)
-        answers.append((self.job, prepared, body, trailers))
+        answers.append((self, prepared, body, trailers))
 
 
 def answer(route: ProxyRoute) -> None:
@@ -197,7 +203,10 @@ def answer(route: ProxyRoute) -> None:
     for job, head, body, trailers in answers:
         exchange = job.exchange
         try:
-            exchange.start_prepared(head, trailers=trailers is not None)
+            if trailers is None:
+                exchange.start_prepared(head)  # (no keyword to match: the common case)
+            else:
+                exchange.start_prepared(head, trailers=True)
             exchange.end(body, trailers)
         except (ClientDisconnected, ProtocolError):
             if exchange.started and not exchange.finished:

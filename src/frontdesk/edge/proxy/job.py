@@ -31,9 +31,10 @@ class ProxyStats:
     direct: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Job:
-    """What one proxied request carries from try to try."""
+    """What one proxied request carries from try to try (compared, and hashed, by identity:
+    the direct path keeps its requests in a dict)."""
 
     exchange: Exchange
     forwarding: Forwarding

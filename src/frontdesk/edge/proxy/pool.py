@@ -83,7 +83,8 @@ class ConnectionPool:
         while idle:
             conn = idle.pop()
             conn.on_close = None
-            if conn.usable:
+            # (``conn.usable``, spelled out: once per request)
+            if not conn.closed and conn.error is None and not conn.upgraded:
                 return conn
             conn.abort()
         return None

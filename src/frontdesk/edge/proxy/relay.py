@@ -21,7 +21,7 @@ import time
 from typing import TYPE_CHECKING
 
 from frontdesk.edge.filters.journey import SERVER_TIMING, TRACE, timing_entry, trace_field
-from frontdesk.edge.proxy.headers import RESPONSE_DROPPED, lists_others
+from frontdesk.edge.proxy.headers import LISTS_OTHERS, RESPONSE_DROPPED, lists_others
 from frontdesk.http.prepared import PreparedHead
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 _CRLF = b"\r\n"
 _SEP = b": "
+_REQUEST_ID = b"x-request-id: "
+_SERVER_TIMING = SERVER_TIMING + _SEP
 
 
 def relay_head(
@@ -44,16 +46,24 @@ def relay_head(
     filter, which reads the fields as pairs: collect them on the way.
     """
     trace = job.forwarding.trace
-    lines: list[bytes] = []
+    # The block's pieces, four per field (name, ": ", value, CRLF), joined once at the end:
+    # cheaper than a bytes object per line built by concatenation.
+    parts: list[bytes] = []
     kept: list[tuple[bytes, bytes]] | None = [] if pairs else None
-    timing = -1
+    timing = -1  # where the last Server-Timing field's pieces start in ``parts``
+    timing_at = -1  # and its index in ``kept``
     request_id = False
     buffering: bool | None = None
     kind: bytes | None = None
     for name, value in head.headers:
         if name in RESPONSE_DROPPED:
-            if name == b"connection" and lists_others(value):
-                return None
+            if name == b"connection":
+                # (``lists_others``' memo looked up here first: one call less per response)
+                others = LISTS_OTHERS.get(value)
+                if others is None:
+                    others = lists_others(value)
+                if others:
+                    return None
             continue
         first = name[:1]
         if first == b"c":
@@ -74,21 +84,24 @@ def relay_head(
                 request_id = True
         elif first == b"s":
             if name == SERVER_TIMING:
-                timing = len(lines)
+                timing = len(parts)
+                if kept is not None:
+                    timing_at = len(kept)
         elif first == b"p":
             if name.startswith(b"proxy-"):
                 continue
         elif first == b"f" and name == TRACE and not trace:
             continue
-        lines.append(name + _SEP + value + _CRLF)
+        parts += (name, _SEP, value, _CRLF)
         if kept is not None:
             kept.append((name, value))
     if buffering is None:
-        buffering = options.response_buffering and not (
-            options.stream_event_streams
-            and kind is not None
-            and kind.split(b";")[0].strip().lower() == b"text/event-stream"
-        )
+        buffering = options.response_buffering
+        if buffering and options.stream_event_streams and kind is not None:
+            stream = _EVENT_STREAMS.get(kind)  # (``event_stream``'s memo first: a call less)
+            if stream is None:
+                stream = event_stream(kind)
+            buffering = not stream
     if not buffering:
         return None
     status = head.status
@@ -96,7 +109,7 @@ def relay_head(
     if length is None or status == 204:
         length = -1  # none, or a 204's, which never carries one (RFC 9110 8.6)
     if options.response_request_id and not request_id:
-        lines.append(b"x-request-id: " + job.forwarding.request_id + _CRLF)
+        parts += (_REQUEST_ID, job.forwarding.request_id, _CRLF)
         if kept is not None:
             kept.append((b"x-request-id", job.forwarding.request_id))
     if options.server_timing:
@@ -104,22 +117,39 @@ def relay_head(
         entry = timing_entry(spent)
         if timing >= 0:
             # Appended to the upstream's last Server-Timing field (``add_timing``'s rule).
-            value = lines[timing][len(SERVER_TIMING) + 2 : -2]
+            value = parts[timing + 2]
             value = value + b", " + entry if value.strip() else entry
-            lines[timing] = SERVER_TIMING + _SEP + value + _CRLF
+            parts[timing + 2] = value
             if kept is not None:
-                kept[timing] = (SERVER_TIMING, value)  # (the two run in step up to here)
+                kept[timing_at] = (SERVER_TIMING, value)
         else:
-            lines.append(SERVER_TIMING + _SEP + entry + _CRLF)
+            parts += (_SERVER_TIMING, entry, _CRLF)
             if kept is not None:
                 kept.append((SERVER_TIMING, entry))
     if trace:
         server = job.server
         upstream = None if server is None else server.address.label
         field = trace_field(route, upstream=upstream, attempts=job.attempts)
-        lines.append(field[0] + _SEP + field[1] + _CRLF)
+        parts += (field[0], _SEP, field[1], _CRLF)
         if kept is not None:
             kept.append(field)
     if kept is not None and length >= 0:
         kept.append((b"content-length", b"%d" % length))
-    return PreparedHead.encoded(status, b"".join(lines), length, kept)
+    return PreparedHead.encoded(status, b"".join(parts), length, kept)
+
+
+_EVENT_STREAM = b"text/event-stream"
+# Content-Type values seen again and again, each judged once.
+_EVENT_STREAMS: dict[bytes, bool] = {}
+
+
+def event_stream(kind: bytes) -> bool:
+    """Whether the Content-Type value ``kind`` is ``text/event-stream``."""
+    known = _EVENT_STREAMS.get(kind)
+    if known is None:
+        known = kind.split(b";")[0].strip().lower() == _EVENT_STREAM
+        if len(kind) <= 128:
+            if len(_EVENT_STREAMS) >= 256:
+                _EVENT_STREAMS.clear()
+            _EVENT_STREAMS[kind] = known
+    return known

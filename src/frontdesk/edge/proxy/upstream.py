@@ -282,6 +282,8 @@ class UpstreamGroup:
         below its ``max_conns`` (unless ``limit`` is false: the queue let it past)."""
         single = self.single
         if single is not None:
+            if single.healthy and not single.down_until and not exclude and not single.max_conns:
+                return single  # the common case, without the calls below (same answer)
             if single in exclude or (limit and single.full) or not single.available():
                 return None
             return single
