@@ -39,6 +39,10 @@ _READ_FIELDS: dict[bytes, int] = {
     **dict.fromkeys(JOURNEY_FIELDS, _JOURNEY),
 }
 
+# What llhttp raises to stop: an upgrade (not an error), or an error of the request or of one
+# of our callbacks.
+_LLHTTP_STOPS = (httptools.HttpParserUpgrade, httptools.HttpParserError)
+
 # llhttp's reasons for a Content-Length or chunk size that does not fit in 64 bits
 _OVERFLOWS = frozenset({"Content-Length overflow", "Chunk size overflow"})
 
@@ -157,20 +161,9 @@ class RequestParser:
             self._head_bytes += size
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade as exc:
-            at = int(exc.args[0])
-            if self._reframe is None:
-                raise UpgradeRequested(at) from None
-            self._resume_body()
-            self._feed_pieces(data, at)
+        except _LLHTTP_STOPS as exc:
+            self._feed_pieces(data, self._stopped(exc, 0))
             return
-        except httptools.HttpParserCallbackError as exc:
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, RemoteProtocolError):
-                raise cause from None
-            raise
-        except httptools.HttpParserError as exc:
-            raise self._translate(exc) from None
         if self._in_head and self._head_bytes > self._max_head:
             raise self._head_too_large()
 
@@ -190,22 +183,28 @@ class RequestParser:
                 piece = data if offset == 0 else data[offset:]
             try:
                 self._parser.feed_data(piece)
-            except httptools.HttpParserUpgrade as exc:
-                if self._reframe is None:
-                    raise UpgradeRequested(offset + int(exc.args[0])) from None
-                self._resume_body()
-                offset += int(exc.args[0])
+            except _LLHTTP_STOPS as exc:
+                offset = self._stopped(exc, offset)
                 continue
-            except httptools.HttpParserCallbackError as exc:
-                cause = exc.__cause__ or exc.__context__
-                if isinstance(cause, RemoteProtocolError):
-                    raise cause from None
-                raise
-            except httptools.HttpParserError as exc:
-                raise self._translate(exc) from None
             offset += len(piece)
         if self._in_head and self._head_bytes > max_head:
             raise self._head_too_large()
+
+    def _stopped(self, exc: Exception, offset: int) -> int:
+        """llhttp stopped in the piece fed from ``offset``: raise what that means, or (an
+        upgrade request whose body is read on as HTTP/1.1) return where to go on feeding."""
+        if isinstance(exc, httptools.HttpParserUpgrade):
+            if self._reframe is None:
+                raise UpgradeRequested(offset + int(exc.args[0])) from None
+            self._resume_body()
+            return offset + int(exc.args[0])
+        if isinstance(exc, httptools.HttpParserCallbackError):
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, RemoteProtocolError):
+                raise cause from None
+            raise exc
+        assert isinstance(exc, httptools.HttpParserError)
+        raise self._translate(exc) from None
 
     def _resume_body(self) -> None:
         # httptools hands every byte after an upgrade request's head to the new protocol,
