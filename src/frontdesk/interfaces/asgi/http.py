@@ -37,6 +37,13 @@ _DISCONNECT: Message = {"type": "http.disconnect"}
 _INTERNAL_ERROR = b"Internal Server Error\n"
 _TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 
+# What scope["extensions"] advertises: each extension with its (no) options.
+_EXTENSIONS: dict[str, dict[str, Any]] = {
+    "http.response.pathsend": {},
+    "http.response.trailers": {},
+    "http.response.early_hint": {},
+}
+
 # Send-side states of one cycle.
 _BEFORE_START, _BODY, _TRAILERS, _DONE = range(4)
 
@@ -79,8 +86,9 @@ class ASGIHandler:
         request = exchange.request
         root_path = self.root_path
         raw_path = request.path
-        client = exchange.client
-        server = exchange.server
+        conn = exchange.connection  # its facts read as plain attributes, not properties
+        client = conn.client
+        server = conn.server_address
         trusted = self.trusted_proxies
         if trusted is not None and request.proxied:
             peer_host = client[0] if client is not None else None
@@ -105,13 +113,11 @@ class ASGIHandler:
         }
 
     def scope_for(self, exchange: Exchange) -> Scope:
-        scope = self.base_scope(exchange, "http", exchange.scheme)
+        scheme = "http" if exchange.connection.ssl_object is None else "https"
+        scope = self.base_scope(exchange, "http", scheme)
         scope["method"] = exchange.request.method
-        scope["extensions"] = {
-            "http.response.pathsend": {},
-            "http.response.trailers": {},
-            "http.response.early_hint": {},
-        }
+        # A dict of its own per request; the (empty) option dicts inside are shared.
+        scope["extensions"] = _EXTENSIONS.copy()
         return scope
 
     def handle(self, exchange: Exchange) -> None:
@@ -177,7 +183,7 @@ class _Cycle:
         self.exchange = exchange
         self.state = _BEFORE_START
         self.body_done = False
-        self.trailers: list[tuple[bytes, bytes]] = []
+        self.trailers: list[tuple[bytes, bytes]] | None = None  # made once announced
         self.trailers_announced = False
 
     def fail(self) -> None:
@@ -249,10 +255,13 @@ class _Cycle:
         if state == _TRAILERS:
             if kind != "http.response.trailers":
                 raise RuntimeError(f"expected 'http.response.trailers', got {kind!r}")
-            self.trailers.extend((bytes(n), bytes(v)) for n, v in message.get("headers", ()))
+            trailers = self.trailers
+            if trailers is None:
+                trailers = self.trailers = []
+            trailers.extend((bytes(n), bytes(v)) for n, v in message.get("headers", ()))
             if not message.get("more_trailers", False):
                 self.state = _DONE
-                exchange.end(b"", self.trailers)
+                exchange.end(b"", trailers)
             return
         if exchange.disconnected:
             raise ClientDisconnected("client disconnected")
