@@ -112,7 +112,14 @@ class Router:
         self._by_host = any(mount.hosts for mount in self.mounts)
 
     def find(self, host: bytes, path: bytes) -> Route | None:
-        name = host_name(host) if self._by_host else b""
+        if not self._by_host:
+            # No mount names hosts (the usual site): ``Mount.accepts`` without its host
+            # test, spelled out, as this runs for every request.
+            for mount in self.mounts:
+                if path.startswith(mount.prefix) and mount.route.matches(path):
+                    return mount.route
+            return None
+        name = host_name(host)
         for mount in self.mounts:
             if mount.accepts(name, path):
                 return mount.route
@@ -120,17 +127,7 @@ class Router:
 
     def handle(self, exchange: Exchange) -> None:
         request = exchange.request
-        path = request.path
-        if self._by_host:
-            route = self.find(request.host, path)
-        else:
-            # ``find`` for mounts of any host (``Mount.accepts`` without its host test),
-            # spelled out: it runs for every request.
-            route = None
-            for mount in self.mounts:
-                if path.startswith(mount.prefix) and mount.route.matches(path):
-                    route = mount.route
-                    break
+        route = self.find(request.host, request.path)
         if route is None:
             exchange.start(404, [(b"content-type", b"text/plain; charset=utf-8")])
             exchange.end(_NOT_FOUND)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from frontdesk.errors import LocalProtocolError
 from frontdesk.http.rules import status_line
 from frontdesk.http.writer import CRLF, encode_fields
+from frontdesk.memo import remember
 
 
 def take_framing(
@@ -74,9 +75,7 @@ def checked_head(status: int, headers: Iterable[Sequence[bytes]]) -> tuple[bytes
     fields, remaining, close = take_framing(status, given)
     checked = (line, encode_fields(fields), remaining, close)
     if key is not None:
-        if len(_CHECKED) >= _CHECKED_MAX:
-            _CHECKED.clear()
-        _CHECKED[key] = checked
+        remember(_CHECKED, key, checked, _CHECKED_MAX)
     return checked
 
 

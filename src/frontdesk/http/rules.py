@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 
+from frontdesk.memo import remember
+
 # RFC 9110 5.6.2: token = 1*tchar
 TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
@@ -27,9 +29,7 @@ def valid_host(value: bytes) -> bool:
     if HOST.match(value) is None:
         return False
     if len(value) <= 255:
-        if len(_GOOD_HOSTS) >= 256:
-            _GOOD_HOSTS.clear()
-        _GOOD_HOSTS[value] = None
+        remember(_GOOD_HOSTS, value, None, 256)
     return True
 
 

@@ -35,6 +35,7 @@ from frontdesk.http.exchange import Exchange
 from frontdesk.http.prepared import PreparedHead
 from frontdesk.http.rules import status_line
 from frontdesk.http.writer import encode_fields
+from frontdesk.memo import remember
 
 _UNCOMPRESSIBLE_STATUSES = frozenset({204, 206, 304})
 _VARY = (b"vary", b"accept-encoding")
@@ -90,9 +91,7 @@ class CompressionFilter:
             return known or None
         coding = choose_coding([accept], self.codings)
         if len(accept) <= 256:
-            if len(self._codings_for) >= 256:
-                self._codings_for.clear()
-            self._codings_for[accept] = coding or ""  # ("": identity)
+            remember(self._codings_for, accept, coding or "", 256)  # ("": identity)
         return coding
 
     def encoder(self, coding: str) -> Encoder:
@@ -120,11 +119,7 @@ class CompressingExchange(ExchangeProxy):
     )
 
     def __init__(self, inner: Exchange, config: CompressionFilter, coding: str | None) -> None:
-        # (``ExchangeProxy.__init__``, spelled out: a ``super()`` call per request costs more
-        # than these three lines)
-        self.inner = inner
-        self.request = inner.request
-        self.received = inner.received
+        ExchangeProxy.__init__(self, inner)  # (named, not super(): cheaper, once a request)
         self._config = config
         self._coding = coding
         self._mode = _PASS

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from frontdesk.memo import remember
+
 # RFC 9110 18.6: "x-gzip" is an alias kept for old clients.
 _ALIASES = {"x-gzip": "gzip"}
 
@@ -103,9 +105,7 @@ class MediaTypes:
             return known
         answer = self._matches(content_type)
         if len(content_type) <= 128:
-            if len(self._known) >= 256:
-                self._known.clear()
-            self._known[content_type] = answer
+            remember(self._known, content_type, answer, 256)
         return answer
 
     def _matches(self, content_type: bytes) -> bool:

@@ -31,7 +31,6 @@ class ExchangeProxy:
     __slots__ = ("inner", "received", "request")
 
     def __init__(self, inner: Exchange) -> None:
-        # (``CompressingExchange`` sets these three itself: keep the two in step)
         self.inner = inner
         # Facts fixed for the exchange's life, read on every request: plain attributes.
         self.request: Request = inner.request

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, NamedTuple, cast
 
 import httptools
 
+from frontdesk.memo import remember
 from frontdesk.sockets import set_nodelay
 
 if TYPE_CHECKING:
@@ -100,9 +101,7 @@ def _tokens_of(value: bytes) -> frozenset[bytes]:
     if tokens is None:
         tokens = frozenset(token.strip().lower() for token in value.split(b","))
         if len(value) <= 64:
-            if len(_TOKENS_CACHE) >= 256:
-                _TOKENS_CACHE.clear()
-            _TOKENS_CACHE[value] = tokens
+            remember(_TOKENS_CACHE, value, tokens, 256)
     return tokens
 
 

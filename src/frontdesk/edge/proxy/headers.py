@@ -31,6 +31,7 @@ from frontdesk.edge.filters.journey import (
     valid_request_start,
 )
 from frontdesk.interfaces.proxy import TrustedProxies
+from frontdesk.memo import remember
 
 _HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"te", b"trailer", b"transfer-encoding", b"upgrade"}
@@ -83,9 +84,7 @@ def lists_others(value: bytes) -> bool:
     if others is None:
         others = bool(connection_listed([(b"connection", value)]) - _HOP_BY_HOP)
         if len(value) <= 64:
-            if len(LISTS_OTHERS) >= 256:
-                LISTS_OTHERS.clear()
-            LISTS_OTHERS[value] = others
+            remember(LISTS_OTHERS, value, others, 256)
     return others
 
 
@@ -214,9 +213,7 @@ def upstream_fields(
         if fields is None:
             fields = _forwarding_fields(forwarding, client_host, [], [], None, None)
             if len(client_host) <= 255:
-                if len(_forwarding_cache) >= _FORWARDING_CACHE_SIZE:
-                    _forwarding_cache.clear()
-                _forwarding_cache[key] = fields
+                remember(_forwarding_cache, key, fields, _FORWARDING_CACHE_SIZE)
         out += fields
     out.append((b"x-request-id", forwarding.request_id))
     out.append((REQUEST_START, forwarding.request_start or request_start(time.time())))
@@ -318,9 +315,7 @@ def upstream_head(
             tail.append(b"\r\n")
         parts = (b"".join(lines), b"\r\n" + b"".join(tail))
         if sum(len(name) + len(value) for name, value in headers) <= _HEAD_CACHE_FIELD_BYTES:
-            if len(_heads) >= _HEAD_CACHE_SIZE:
-                _heads.clear()
-            _heads[key] = parts
+            remember(_heads, key, parts, _HEAD_CACHE_SIZE)
     start = forwarding.request_start or request_start(time.time())
     # (a join of the pieces costs less than formatting them)
     return b"".join((parts[0], forwarding.request_id, _START_LINE, start, parts[1]))

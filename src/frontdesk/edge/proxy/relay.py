@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from frontdesk.edge.filters.journey import SERVER_TIMING, TRACE, timing_entry, trace_field
 from frontdesk.edge.proxy.headers import LISTS_OTHERS, RESPONSE_DROPPED, lists_others
 from frontdesk.http.prepared import PreparedHead
+from frontdesk.memo import remember
 
 if TYPE_CHECKING:
     from frontdesk.edge.proxy.client import ResponseHead
@@ -149,7 +150,5 @@ def event_stream(kind: bytes) -> bool:
     if known is None:
         known = kind.split(b";")[0].strip().lower() == _EVENT_STREAM
         if len(kind) <= 128:
-            if len(_EVENT_STREAMS) >= 256:
-                _EVENT_STREAMS.clear()
-            _EVENT_STREAMS[kind] = known
+            remember(_EVENT_STREAMS, kind, known, 256)
     return known

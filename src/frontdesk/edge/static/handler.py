@@ -52,6 +52,7 @@ from frontdesk.http.exchange import Exchange
 from frontdesk.http.prepared import PreparedHead
 from frontdesk.http.rules import reason_phrase
 from frontdesk.interfaces.proxy import TrustedProxies
+from frontdesk.memo import remember
 
 log = logging.getLogger("frontdesk.edge.static")
 
@@ -482,9 +483,7 @@ class StaticFiles:
             ready = _Ready(entry, fields, size, body, vary, expires)
         except LocalProtocolError:
             return  # a field the core refuses: the full way answers (and says why)
-        if len(self._ready) >= READY_MAX:
-            self._ready.clear()
-        self._ready[path] = ready
+        remember(self._ready, path, ready, READY_MAX)
 
     def _spawn(
         self,

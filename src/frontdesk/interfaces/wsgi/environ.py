@@ -22,6 +22,7 @@ from urllib.parse import unquote_to_bytes
 from frontdesk import __version__
 from frontdesk.http.rules import JOURNEY_FIELDS
 from frontdesk.interfaces.proxy import TrustedProxies, resolve
+from frontdesk.memo import remember
 
 if TYPE_CHECKING:
     from frontdesk.http.exchange import Exchange
@@ -69,9 +70,7 @@ def _environ_line(line: tuple[bytes, bytes]) -> tuple[str, str] | None:
         return None
     found = (key, value.decode("latin-1"))
     if len(value) <= _LINES_VALUE and name not in JOURNEY_FIELDS:
-        if len(_LINES) >= _LINES_MAX:
-            _LINES.clear()
-        _LINES[line] = found
+        remember(_LINES, line, found, _LINES_MAX)
     return found
 
 
@@ -147,9 +146,7 @@ class EnvironBuilder:
             template["SERVER_NAME"] = name
             template["SERVER_PORT"] = port
         facts = self._facts
-        if len(facts) >= _FACTS_MAX:
-            facts.clear()
-        facts[(client, server, scheme, host)] = template
+        remember(facts, (client, server, scheme, host), template, _FACTS_MAX)
         return template
 
     def build(self, exchange: Exchange, wsgi_input: Any) -> Environ:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from frontdesk.http.prepared import PreparedHead
 from frontdesk.http.rules import HOP_BY_HOP
+from frontdesk.memo import remember
 
 if TYPE_CHECKING:
     from frontdesk.interfaces.wsgi.types import ExcInfo, Head, Sink, Write
@@ -96,7 +97,7 @@ def encode_headers(headers: object) -> tuple[bytes, int, bool]:
         raise TypeError(f"WSGI response headers must be a list, not {type(headers).__name__}")
     lines: list[bytes] = []
     length = -1
-    remember = True
+    memorable = True
     for item in headers:
         checked = None
         if type(item) is tuple and len(item) == 2 and type(item[0]) is type(item[1]) is str:
@@ -104,14 +105,12 @@ def encode_headers(headers: object) -> tuple[bytes, int, bool]:
             if checked is None:
                 checked = _check_header(item)
                 if len(item[1]) <= _CHECKED_VALUE:
-                    if len(_CHECKED) >= _CHECKED_MAX:
-                        _CHECKED.clear()
-                    _CHECKED[item] = checked
+                    remember(_CHECKED, item, checked, _CHECKED_MAX)
                 else:
-                    remember = False
+                    memorable = False
         else:
             checked = _check_header(item)  # a tuple subclass, or refused
-            remember = False
+            memorable = False
         line, declared = checked
         if declared >= 0:
             if length >= 0 and declared != length:
@@ -119,7 +118,7 @@ def encode_headers(headers: object) -> tuple[bytes, int, bool]:
             length = declared
         else:
             lines.append(line)
-    return b"".join(lines), length, remember
+    return b"".join(lines), length, memorable
 
 
 def prepare_head(status: object, headers: object) -> tuple[int, PreparedHead, int]:
@@ -127,19 +126,17 @@ def prepare_head(status: object, headers: object) -> tuple[int, PreparedHead, in
     none), of a ``start_response(status, headers)``, remembered in ``_HEADS`` when it may be;
     raises on a bad status or field."""
     code = parse_status(status)
-    block, length, remember = encode_headers(headers)
+    block, length, memorable = encode_headers(headers)
     # A 204 never carries a Content-Length (RFC 9110 8.6); a 304's is kept, as it was sent.
     head = PreparedHead.encoded(code, block, -1 if code == 204 else length)
     prepared = (code, head, length)
     if (
-        remember
+        memorable
         and type(status) is str
         and isinstance(headers, list)
         and len(headers) <= _HEADS_FIELDS
     ):
-        if len(_HEADS) >= _HEADS_MAX:
-            _HEADS.clear()
-        _HEADS[(status, *headers)] = prepared
+        remember(_HEADS, (status, *headers), prepared, _HEADS_MAX)
     return prepared
 
 
