@@ -8,6 +8,7 @@ only record what is written, so what it measures is frontdesk's own work per req
 - ``asgi``, ``wsgi``: the app server's handler (as ``frontdesk serve`` builds it, one
   thread for WSGI) calling the bench's hello-world app of that interface; ``-behind-edge``:
   the requests carry the forwarding and journey fields the edge adds (``frontdesk run``);
+- ``static``: the edge's static route answering a 13-byte file (``static-13b``'s setup);
 - ``proxy``: the edge's proxy route on its direct path, to an upstream answering at once
   with an nginx-like response head (``proxy-filtered``: the same with the response filters
   on, compression among them, as ``frontdesk edge`` and ``frontdesk run`` default to).
@@ -173,6 +174,29 @@ def proxy_clients(compress: bool = False) -> Clients:
     return Clients(lambda: HttpConnection(server), PROXY_REQUEST)
 
 
+STATIC_REQUEST = b"GET /13b.txt HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
+
+
+def static_clients() -> Clients:
+    """The edge's static route as ``frontdesk edge --static /=DIR --no-compress`` builds it."""
+    import atexit
+    import tempfile
+
+    from frontdesk.edge.site import EdgeSpec, StaticSpec, build_site
+    from frontdesk.http.connection import HttpConnection
+    from frontdesk.http.limits import HttpLimits
+    from frontdesk.http.server import HttpServer
+
+    root = tempfile.mkdtemp(prefix="frontdesk-inproc-")
+    atexit.register(shutil.rmtree, root, True)
+    with open(f"{root}/13b.txt", "wb") as file:
+        file.write(b"Hello, world!")
+    site = build_site(EdgeSpec(static=(StaticSpec("/", root),), compress=False))
+    server = HttpServer(site.handler, HttpLimits())
+    site.start()
+    return Clients(lambda: HttpConnection(server), STATIC_REQUEST)
+
+
 def _app_server(kind: str, request: bytes) -> Clients:
     """The app server's handler as ``frontdesk serve`` builds it by default, on a hello app."""
     from frontdesk.http.connection import HttpConnection
@@ -206,6 +230,8 @@ PATHS: dict[str, Callable[[], Clients]] = {
     "asgi-behind-edge": lambda: _app_server("asgi", EDGE_REQUEST),
     "wsgi-behind-edge": lambda: _app_server("wsgi", EDGE_REQUEST),
     "proxy": proxy_clients,
+    # a 13-byte file from the edge's static route (the ``static-13b`` row's setup)
+    "static": static_clients,
     # with the response filters on, as ``frontdesk edge`` and ``frontdesk run`` default to
     "proxy-filtered": lambda: proxy_clients(compress=True),
 }

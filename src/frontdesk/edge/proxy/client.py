@@ -95,6 +95,16 @@ _NO_TOKENS: frozenset[bytes] = frozenset()
 # Connection values seen again and again (``keep-alive``), parsed once.
 _TOKENS_CACHE: dict[bytes, frozenset[bytes]] = {}
 
+# Response heads seen whole, each with its parse, keyed by its bytes. An upstream answers
+# the same head again and again (the same status, fields and body size, the Date changing
+# once a second): those answers are taken without llhttp and its callbacks
+# (``UpstreamConnection._take_known``). Only keep-alive responses framed by a
+# Content-Length are remembered; bounded, cleared when full.
+_KNOWN: dict[bytes, ResponseHead] = {}
+#: heads remembered at most, and the longest one remembered (in bytes)
+KNOWN_MAX = 256
+KNOWN_HEAD_MAX = 2048
+
 
 def _tokens_of(value: bytes) -> frozenset[bytes]:
     tokens = _TOKENS_CACHE.get(value)
@@ -129,6 +139,7 @@ class UpstreamConnection(asyncio.Protocol):
         "head",
         "high",
         "idle_until",
+        "known",
         "loop",
         "low",
         "on_close",
@@ -177,6 +188,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.error: UpstreamError | None = None
         #: body bytes received and not yet read
         self.body_size = 0
+        #: the head is one remembered from an earlier response (``_KNOWN``): the same
+        #: object each time, so what is made of it may be remembered too
+        self.known = False
         self._headers: list[tuple[bytes, bytes]] = []
         self._head_bytes = 0
         self._head_only = False
@@ -208,7 +222,16 @@ class UpstreamConnection(asyncio.Protocol):
             self._notify()
             return
         self.received += len(data)
+        first = False
         if self.head is None:
+            if self._head_bytes == 0 and not self._head_only:
+                if self._take_known(data):
+                    self._changed = False
+                    watcher = self.watcher
+                    if watcher is not None:
+                        watcher()
+                    return
+                first = True
             self._head_bytes += len(data)
         try:
             parser.feed_data(data)
@@ -226,6 +249,8 @@ class UpstreamConnection(asyncio.Protocol):
         # this data, the rest being body.
         if self.head is None and self._head_bytes > MAX_RESPONSE_HEAD:
             self._fail(InvalidResponse("upstream response head too large"))
+        elif first and self.complete:
+            self._learn(data)
         if self._changed:  # (``_notify``, inlined: once per response read)
             self._changed = False
             watcher = self.watcher
@@ -273,6 +298,14 @@ class UpstreamConnection(asyncio.Protocol):
             drain.set_result(None)
 
     # -- llhttp callbacks ------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            # Bytes after the whole response, in the same read: the upstream talks out of
+            # turn (as when idle), so the connection carries no other exchange. (Without
+            # this, llhttp would start on them as the next response, and a later exchange
+            # would be read from the middle of that one.)
+            self._dirty = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # llhttp keeps a value's trailing whitespace. (Tested on the last byte as an int:
@@ -379,6 +412,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._dirty = False
         self.error = None
         self.trailers = []
+        self.known = False
         self.sent = 0
         self.received = 0
         self.requests += 1
@@ -487,6 +521,56 @@ class UpstreamConnection(asyncio.Protocol):
     def abort(self) -> None:
         if self.transport is not None and not self.closed:
             self.transport.abort()
+
+    # -- responses seen before -------------------------------------------------------------
+
+    def _take_known(self, data: bytes) -> bool:
+        """Take ``data``, the first bytes of the exchange, as a whole response whose head is
+        one llhttp has already read (``_KNOWN``), without reading it again; False (nothing
+        taken) when it is not one."""
+        end = data.find(b"\r\n\r\n", 0, KNOWN_HEAD_MAX) + 4
+        if end < 4:
+            return False
+        head = _KNOWN.get(data[:end])
+        if head is None or len(data) - end != head.content_length:
+            return False
+        # The same bytes, from the same state (a message boundary, not a HEAD's answer):
+        # llhttp would say the same, and is left at the boundary where it would end.
+        if end < len(data):
+            self._body.append(data[end:])
+            self.body_size = len(data) - end
+        self.head = head
+        self.known = True
+        self.complete = True
+        self._keep_alive = True
+        self._changed = True
+        if self._waiter is not None:
+            self._wake()
+        return True
+
+    def _learn(self, data: bytes) -> None:
+        """Remember the head of the response ``data`` was, whole, if its like may come again."""
+        head = self.head
+        if (
+            head is None
+            or self.error is not None
+            or self._dirty
+            or self.upgraded
+            or self.trailers
+            or not self._keep_alive
+            or not head.keep_alive
+            or head.chunked
+            or head.content_length is None
+            or head.content_length > self.high
+            or head.status in _NO_BODY
+        ):
+            return
+        end = len(data) - head.content_length
+        # Only when ``data`` is exactly the one final response: a head and its body.
+        if 4 <= end <= KNOWN_HEAD_MAX and data[end - 4 : end] == b"\r\n\r\n":
+            key = data[:end]
+            if key.find(b"\r\n\r\n") == end - 4:  # not an interim response's end
+                remember(_KNOWN, key, head, KNOWN_MAX)
 
     # -- internals -------------------------------------------------------------------------
 

@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING
 from frontdesk.edge.proxy.client import UpstreamError
 from frontdesk.edge.proxy.job import Job
 from frontdesk.edge.proxy.options import IDEMPOTENT
-from frontdesk.edge.proxy.relay import relay_head
+from frontdesk.edge.proxy.relay import relay_finish, relay_plan
 from frontdesk.errors import ClientDisconnected, ProtocolError
 from frontdesk.http.exchange import Exchange
+from frontdesk.memo import remember
 
 if TYPE_CHECKING:
     import asyncio
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
     from frontdesk.http.prepared import PreparedHead
 
 log = logging.getLogger("frontdesk.edge.proxy")
+
+#: relay plans a route keeps for the upstream heads its connections remember
+RELAY_PLANS_MAX = 256
 
 
 @dataclass(slots=True, eq=False)
@@ -141,11 +145,23 @@ class Direct(Job):
                     and size <= options.response_buffer_memory
                     and size <= options.response_buffer_max
                 ):
-                    # (a filter's exchange reads the fields as pairs: ``relay_head`` keeps them)
+                    # (a filter's exchange reads the fields as pairs: the plan keeps them)
                     pairs = type(exchange) is not Exchange
-                    prepared = relay_head(head, self, options, route.prefix, pairs)
-                    if prepared is not None:
-                        self._finish(prepared)
+                    trace = self.forwarding.trace
+                    if conn.known and not trace:
+                        # A head remembered by the connection's side, the same object each
+                        # time: its plan is remembered by the route (it holds the head, so
+                        # the head's id names no other while the plan is kept).
+                        key = (id(head), pairs)
+                        known = route.relay_plans.get(key)
+                        if known is None:
+                            known = (head, relay_plan(head, options, False, pairs))
+                            remember(route.relay_plans, key, known, RELAY_PLANS_MAX)
+                        plan = known[1]
+                    else:
+                        plan = relay_plan(head, options, trace, pairs)
+                    if plan is not None:
+                        self._finish(relay_finish(plan, self, options, route.prefix))
                         return
         self._hand_over()
 

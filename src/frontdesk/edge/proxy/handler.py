@@ -67,6 +67,7 @@ from frontdesk.edge.proxy.job import Job, ProxyStats, Response
 from frontdesk.edge.proxy.options import IDEMPOTENT, ProxyOptions
 from frontdesk.edge.proxy.pages import PAGE_TYPE, error_page
 from frontdesk.edge.proxy.queue import Waiter
+from frontdesk.edge.proxy.relay import RelayPlan
 from frontdesk.edge.proxy.tunnel import Tunnel
 from frontdesk.edge.proxy.upstream import Upstream, UpstreamGroup
 from frontdesk.errors import ClientDisconnected, ProtocolError
@@ -106,6 +107,9 @@ class ProxyRoute:
         self.pending: list[Direct] = []
         #: direct answers sent together at the end of this pass of the loop
         self.answers: list[tuple[Job, PreparedHead, bytes, list[tuple[bytes, bytes]] | None]] = []
+        #: the relay plans of remembered upstream heads (``direct.py``), by the head's id
+        #: and whether the fields go on as pairs
+        self.relay_plans: dict[tuple[int, bool], tuple[ResponseHead, RelayPlan | None]] = {}
 
     def matches(self, path: bytes) -> bool:
         """``/api`` matches ``/api`` and ``/api/...``, never ``/apis``."""

@@ -18,7 +18,7 @@ life: the tests check that both give the same fields for the same upstream head.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from frontdesk.edge.filters.journey import SERVER_TIMING, TRACE, timing_entry, trace_field
 from frontdesk.edge.proxy.headers import LISTS_OTHERS, RESPONSE_DROPPED, lists_others
@@ -46,7 +46,34 @@ def relay_head(
     ``route``: the route's prefix, for the trace field. ``pairs``: the answer goes through a
     filter, which reads the fields as pairs: collect them on the way.
     """
-    trace = job.forwarding.trace
+    plan = relay_plan(head, options, job.forwarding.trace, pairs)
+    return None if plan is None else relay_finish(plan, job, options, route)
+
+
+class RelayPlan(NamedTuple):
+    """What ``relay_head`` makes of an upstream head before the request's own fields: the
+    same for every response with that head, on a route (``relay_plan``). Built as a tuple."""
+
+    status: int
+    #: the Content-Length, or -1
+    length: int
+    #: the kept field lines before the upstream's last Server-Timing value (all of them when
+    #: it has none), that value (None: none), and the lines after it
+    before: bytes
+    timing: bytes | None
+    after: bytes
+    #: the kept fields as pairs (``pairs``), and where the Server-Timing field is among them
+    kept: tuple[tuple[bytes, bytes], ...] | None
+    timing_at: int
+    #: the upstream sent its own X-Request-ID
+    request_id: bool
+
+
+def relay_plan(
+    head: ResponseHead, options: ProxyOptions, trace: bool, pairs: bool
+) -> RelayPlan | None:
+    """The part of ``relay_head`` that depends on the upstream head and the route's
+    options only (``trace``: the request asked for the trace field, which is then kept)."""
     # The block's pieces, four per field (name, ": ", value, CRLF), joined once at the end:
     # cheaper than a bytes object per line built by concatenation.
     parts: list[bytes] = []
@@ -109,25 +136,57 @@ def relay_head(
     length = head.content_length
     if length is None or status == 204:
         length = -1  # none, or a 204's, which never carries one (RFC 9110 8.6)
-    if options.response_request_id and not request_id:
-        parts += (_REQUEST_ID, job.forwarding.request_id, _CRLF)
-        if kept is not None:
-            kept.append((b"x-request-id", job.forwarding.request_id))
+    timing_value: bytes | None = None
+    if timing >= 0:
+        before = b"".join(parts[: timing + 2])
+        timing_value = parts[timing + 2]
+        after = b"".join(parts[timing + 3 :])
+    else:
+        before, after = b"".join(parts), b""
+    return _new_tuple(
+        RelayPlan,
+        (
+            status,
+            length,
+            before,
+            timing_value,
+            after,
+            None if kept is None else tuple(kept),
+            timing_at,
+            request_id,
+        ),
+    )
+
+
+def relay_finish(plan: RelayPlan, job: Job, options: ProxyOptions, route: str) -> PreparedHead:
+    """The head of ``plan`` with the request's own fields: its id, the edge's Server-Timing
+    entry and the trace field."""
+    kept = None if plan.kept is None else list(plan.kept)
+    length = plan.length
+    value = plan.timing
+    entry = b""
     if options.server_timing:
-        spent = time.perf_counter() - job.received - job.waited
-        entry = timing_entry(spent)
-        if timing >= 0:
+        entry = timing_entry(time.perf_counter() - job.received - job.waited)
+    if value is None:
+        parts = [plan.before]
+    else:
+        if entry:
             # Appended to the upstream's last Server-Timing field (``add_timing``'s rule).
-            value = parts[timing + 2]
             value = value + b", " + entry if value.strip() else entry
-            parts[timing + 2] = value
+            entry = b""
             if kept is not None:
-                kept[timing_at] = (SERVER_TIMING, value)
-        else:
-            parts += (_SERVER_TIMING, entry, _CRLF)
-            if kept is not None:
-                kept.append((SERVER_TIMING, entry))
-    if trace:
+                kept[plan.timing_at] = (SERVER_TIMING, value)
+        parts = [plan.before, value, plan.after]
+    forwarding = job.forwarding
+    if options.response_request_id and not plan.request_id:
+        parts += (_REQUEST_ID, forwarding.request_id, _CRLF)
+        if kept is not None:
+            kept.append((b"x-request-id", forwarding.request_id))
+    if entry:
+        parts += (_SERVER_TIMING, entry, _CRLF)
+        if kept is not None:
+            kept.append((SERVER_TIMING, entry))
+    if forwarding.trace:
         server = job.server
         upstream = None if server is None else server.address.label
         field = trace_field(route, upstream=upstream, attempts=job.attempts)
@@ -136,7 +195,10 @@ def relay_head(
             kept.append(field)
     if kept is not None and length >= 0:
         kept.append((b"content-length", b"%d" % length))
-    return PreparedHead.encoded(status, b"".join(parts), length, kept)
+    return PreparedHead.encoded(plan.status, b"".join(parts), length, kept)
+
+
+_new_tuple = tuple.__new__
 
 
 _EVENT_STREAM = b"text/event-stream"
