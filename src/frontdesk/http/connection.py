@@ -266,7 +266,8 @@ class HttpConnection(asyncio.Protocol):
             return
         self._parsing = None
         exchange.feed_complete()
-        self._resume(PAUSE_BODY)
+        if self._paused & PAUSE_BODY:
+            self._resume(PAUSE_BODY)
         if not exchange.keep_alive:
             # RFC 9112 9.6: nothing after a request that closes the connection is processed.
             self._no_more = True

@@ -204,7 +204,8 @@ class Exchange:
 
     def feed_complete(self) -> None:
         self._body_complete = True
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     def feed_error(self, exc: BaseException) -> None:
         self._body_error = exc
@@ -258,19 +259,23 @@ class Exchange:
         extra: list[tuple[bytes, bytes]] | None = None,
         *,
         trailers: bool = False,
+        more: bytes = b"",
     ) -> None:
         """Begin the final response from ``head``, whose fields were checked and encoded once.
 
         ``extra``: fields of this response only (a timing, a request id), checked as
-        ``start`` checks them and written after ``head``'s. Everything else is ``start``'s:
-        framing, Date, Server, Connection, the journey's fields, HEAD and no-body statuses.
+        ``start`` checks them and written after ``head``'s. ``more``: field lines of this
+        response already encoded (each ``name: value`` and CRLF, a token name and a value
+        without CR, LF or NUL, no framing field: the caller's to ensure), written after
+        ``head``'s. Everything else is ``start``'s: framing, Date, Server, Connection, the
+        journey's fields, HEAD and no-body statuses.
         """
         if self.started:
             raise LocalProtocolError("response already started")
         if self._conn.closed:
             raise ClientDisconnected("client disconnected")
         status = head.status
-        block = head.block
+        block = head.block + more if more else head.block
         remaining = head.length
         close = head.close
         if extra:
@@ -287,6 +292,59 @@ class Exchange:
             block += encode_fields(trip.head_fields())
         self._commit(status, head.line, block, remaining, close, trailers)
 
+    def respond(self, head: PreparedHead, body: bytes, more: bytes = b"") -> None:
+        """``start_prepared(head, more=more)`` then ``end(body)``: a whole response at once
+        (a static file's ready answer, a buffered upstream response), by the same rules.
+
+        The common case (a body of the head's length, or of any length when it declares
+        none, for a status that has one) is written here without the steps between; any
+        other goes through the two calls.
+        """
+        conn = self._conn
+        length = head.length
+        size = len(body)
+        if (
+            self.started
+            or conn.closed
+            or (length >= 0 and length != size)
+            or head.status in NO_BODY_STATUSES
+        ):
+            self.start_prepared(head, more=more)
+            self.end(body)
+            return
+        keep_alive = self.keep_alive and not head.close and conn.keep_alive_allowed()
+        if conn.limits.server_header:
+            out = head.line + conn.date_source.date_field + SERVER_FIELD + head.block
+        else:
+            out = head.line + conn.date_source.date_field + head.block
+        if more:
+            out += more
+        trip = self.trip
+        if trip is not None:
+            out += encode_fields(trip.head_fields())
+        out += b"content-length: %d\r\n" % size
+        if not keep_alive:
+            out += CLOSE_FIELD
+        elif self.request.version == "1.0":
+            out += KEEP_ALIVE_FIELD
+        out += CRLF
+        if not self._no_body:
+            out += body
+        self.started = True
+        self.status = head.status
+        self.keep_alive = keep_alive
+        self._framing = _LENGTH
+        self._remaining = 0
+        conn.write(out)
+        self.finished = True
+        if self._done_waiter is not None:
+            self._wake_done()
+        if trip is not None:
+            if not self._no_body:
+                trip.sent += size
+            trip.finish(self)
+        conn.exchange_done(self)
+
     def _commit(
         self, status: int, line: bytes, block: bytes, remaining: int, close: bool, trailers: bool
     ) -> None:
@@ -294,9 +352,9 @@ class Exchange:
         conn = self._conn
         keep_alive = self.keep_alive and not close and conn.keep_alive_allowed()
         if conn.limits.server_header:
-            self._head = line + conn.date_field + SERVER_FIELD + block
+            self._head = line + conn.date_source.date_field + SERVER_FIELD + block
         else:
-            self._head = line + conn.date_field + block
+            self._head = line + conn.date_source.date_field + block
         self.started = True
         self.status = status
         self._prefer_chunked = trailers and self.request.accepts_trailers

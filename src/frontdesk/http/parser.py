@@ -19,6 +19,7 @@ from frontdesk.http.limits import HttpLimits
 from frontdesk.http.request import Request
 from frontdesk.http.rules import (
     FORWARDING_FIELDS,
+    GOOD_HOSTS,
     JOURNEY_FIELDS,
     SUPPORTED_VERSIONS,
     valid_host,
@@ -106,6 +107,10 @@ class RequestParser:
         "_url_len",
     )
 
+    _url: list[bytes]
+    #: the head's field lines; once the head is whole, the request's trailer list
+    _headers: list[tuple[bytes, bytes]]
+
     def __init__(self, limits: HttpLimits, sink: ParserSink) -> None:
         self._limits = limits
         # Read for every request: plain attributes rather than the limits' properties.
@@ -115,20 +120,15 @@ class RequestParser:
         self._max_target = limits.request_line
         self._sink = sink
         self._parser = _new_llhttp(self)
+        self._priming = False
         self._reset_message()
         self._request: Request | None = None
         self._reframe: bytes | None = None
-        self._priming = False
 
     def _reset_message(self) -> None:
-        self._url: list[bytes] = []
-        self._url_len = 0
-        #: the head's field lines; once the head is whole, the request's trailer list
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._in_head = True
-        self._in_trailers = False
+        """No message begun: the state ``on_message_begin`` sets, with none of its bytes yet."""
+        self.on_message_begin()
         self._head_bytes = 0
-        self._body_seen = 0
 
     @property
     def in_head(self) -> bool:
@@ -245,7 +245,12 @@ class RequestParser:
     def on_message_begin(self) -> None:
         if self._priming:
             return
-        self._reset_message()
+        self._url = []
+        self._url_len = 0
+        self._headers = []
+        self._in_head = True
+        self._in_trailers = False
+        self._body_seen = 0
         self._head_bytes = 1  # the head has begun, whatever the slicing in feed()
 
     def on_url(self, piece: bytes) -> None:
@@ -289,7 +294,8 @@ class RequestParser:
                 raise RemoteProtocolError(f"unsupported HTTP version {version}", 400)
             else:
                 raise RemoteProtocolError(f"HTTP version {version} not supported", 505)
-        method = _method_str(parser.get_method())
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or _method_str(raw_method)
         target = b"".join(self._url) if len(self._url) != 1 else self._url[0]
         headers = self._headers
 
@@ -302,9 +308,13 @@ class RequestParser:
         proxied = False
         journey = False
         transfer_codings: list[bytes] | None = None
-        self._check_fields(headers, len(headers))
+        if len(headers) > self._max_fields:
+            raise RemoteProtocolError("too many header fields", 431)
+        most = self._max_field_size - 2  # (``_check_fields``, inline: once per request)
         read = _READ_FIELDS
         for name, value in headers:
+            if len(name) + len(value) > most:
+                raise RemoteProtocolError("header field too large", 431)
             if name not in read:
                 continue  # most fields are only carried
             kind = read[name]
@@ -347,7 +357,7 @@ class RequestParser:
             if version == "1.1":
                 raise RemoteProtocolError("missing Host field", 400)
             host = b""
-        elif not valid_host(host):
+        elif host not in GOOD_HOSTS and not valid_host(host):
             raise RemoteProtocolError("invalid Host field", 400)
 
         if target[:1] == b"/" and method != "CONNECT" and target.find(b"#") < 0:

@@ -18,18 +18,19 @@ TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 HOST = re.compile(
     rb"(?:\[[0-9A-Fa-f:.]+(?:%25[0-9A-Za-z._~-]+)?\]|[0-9A-Za-z._~!$&'()*+,;=%\-]*)(?::[0-9]*)?\Z"
 )
-# Hosts already found well formed: nearly every request names one of a few.
-_GOOD_HOSTS: dict[bytes, None] = {}
+#: Host values already found well formed (nearly every request names one of a few); a
+#: value in it needs no ``valid_host`` call
+GOOD_HOSTS: dict[bytes, None] = {}
 
 
 def valid_host(value: bytes) -> bool:
     """Whether ``value`` is a Host field value of the right shape (RFC 9110 7.2)."""
-    if value in _GOOD_HOSTS:
+    if value in GOOD_HOSTS:
         return True
     if HOST.match(value) is None:
         return False
     if len(value) <= 255:
-        remember(_GOOD_HOSTS, value, None, 256)
+        remember(GOOD_HOSTS, value, None, 256)
     return True
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from frontdesk.edge.proxy.client import UpstreamError
 from frontdesk.edge.proxy.job import Job
 from frontdesk.edge.proxy.options import IDEMPOTENT
-from frontdesk.edge.proxy.relay import relay_finish, relay_plan
+from frontdesk.edge.proxy.relay import relay_finish, relay_more, relay_plan
 from frontdesk.errors import ClientDisconnected, ProtocolError
 from frontdesk.http.exchange import Exchange
 from frontdesk.memo import remember
@@ -161,7 +161,11 @@ class Direct(Job):
                     else:
                         plan = relay_plan(head, options, trace, pairs)
                     if plan is not None:
-                        self._finish(relay_finish(plan, self, options, route.prefix))
+                        if plan.prepared is not None:
+                            more = relay_more(plan, self, options, route.prefix)
+                            self._finish(plan.prepared, more)
+                        else:
+                            self._finish(relay_finish(plan, self, options, route.prefix), b"")
                         return
         self._hand_over()
 
@@ -194,7 +198,7 @@ class Direct(Job):
         self._stop()
         self.route.spawn(self, self.server, self.conn)
 
-    def _finish(self, prepared: PreparedHead) -> None:
+    def _finish(self, prepared: PreparedHead, more: bytes) -> None:
         conn, server, route = self.conn, self.server, self.route
         assert server is not None  # (set by ``start``)
         # ``_stop``, spelled out (once per response)
@@ -210,20 +214,24 @@ class Direct(Job):
         answers = route.answers
         if not answers:
             conn.loop.call_soon(answer, route)
-        answers.append((self, prepared, body, trailers))
+        answers.append((self, prepared, body, trailers, more))
 
 
 def answer(route: ProxyRoute) -> None:
     """Send the answers the direct path prepared during this pass of the loop."""
     answers, route.answers = route.answers, []
-    for job, head, body, trailers in answers:
+    for job, head, body, trailers, more in answers:
         exchange = job.exchange
         try:
-            if trailers is None:
-                exchange.start_prepared(head)  # (no keyword to match: the common case)
+            if trailers is None and type(exchange) is Exchange:
+                exchange.respond(head, body, more)
             else:
-                exchange.start_prepared(head, trailers=True)
-            exchange.end(body, trailers)
+                # (``more`` only comes with a plain exchange: a filter's reads pairs)
+                if more:
+                    exchange.start_prepared(head, trailers=trailers is not None, more=more)
+                else:
+                    exchange.start_prepared(head, trailers=trailers is not None)
+                exchange.end(body, trailers)
         except (ClientDisconnected, ProtocolError):
             if exchange.started and not exchange.finished:
                 exchange.abort()

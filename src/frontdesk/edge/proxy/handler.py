@@ -106,7 +106,9 @@ class ProxyRoute:
         #: direct requests whose heads go out at the end of this pass of the loop
         self.pending: list[Direct] = []
         #: direct answers sent together at the end of this pass of the loop
-        self.answers: list[tuple[Job, PreparedHead, bytes, list[tuple[bytes, bytes]] | None]] = []
+        self.answers: list[
+            tuple[Job, PreparedHead, bytes, list[tuple[bytes, bytes]] | None, bytes]
+        ] = []
         #: the relay plans of remembered upstream heads (``direct.py``), by the head's id
         #: and whether the fields go on as pairs
         self.relay_plans: dict[tuple[int, bool], tuple[ResponseHead, RelayPlan | None]] = {}

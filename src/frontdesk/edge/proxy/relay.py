@@ -32,8 +32,7 @@ if TYPE_CHECKING:
 
 _CRLF = b"\r\n"
 _SEP = b": "
-_REQUEST_ID = b"x-request-id: "
-_SERVER_TIMING = SERVER_TIMING + _SEP
+_REQUEST_ID_NAME = b"x-request-id"
 
 
 def relay_head(
@@ -67,6 +66,9 @@ class RelayPlan(NamedTuple):
     timing_at: int
     #: the upstream sent its own X-Request-ID
     request_id: bool
+    #: the kept fields as a head, when nothing of them changes per request (no
+    #: Server-Timing to extend, no pairs): answered with ``relay_more``'s lines after it
+    prepared: PreparedHead | None
 
 
 def relay_plan(
@@ -143,6 +145,9 @@ def relay_plan(
         after = b"".join(parts[timing + 3 :])
     else:
         before, after = b"".join(parts), b""
+    prepared = None
+    if timing_value is None and kept is None:
+        prepared = PreparedHead.encoded(status, before, length)
     return _new_tuple(
         RelayPlan,
         (
@@ -154,6 +159,7 @@ def relay_plan(
             None if kept is None else tuple(kept),
             timing_at,
             request_id,
+            prepared,
         ),
     )
 
@@ -164,9 +170,11 @@ def relay_finish(plan: RelayPlan, job: Job, options: ProxyOptions, route: str) -
     kept = None if plan.kept is None else list(plan.kept)
     length = plan.length
     value = plan.timing
-    entry = b""
-    if options.server_timing:
-        entry = timing_entry(time.perf_counter() - job.received - job.waited)
+    entry = (
+        timing_entry(time.perf_counter() - job.received - job.waited)
+        if options.server_timing
+        else b""
+    )
     if value is None:
         parts = [plan.before]
     else:
@@ -177,25 +185,45 @@ def relay_finish(plan: RelayPlan, job: Job, options: ProxyOptions, route: str) -
             if kept is not None:
                 kept[plan.timing_at] = (SERVER_TIMING, value)
         parts = [plan.before, value, plan.after]
+    own = _own_fields(plan, job, options, route, entry)
+    for name, field_value in own:
+        parts += (name, _SEP, field_value, _CRLF)
+    if kept is not None:
+        kept += own
+        if length >= 0:
+            kept.append((b"content-length", b"%d" % length))
+    return PreparedHead.encoded(plan.status, b"".join(parts), length, kept)
+
+
+def relay_more(plan: RelayPlan, job: Job, options: ProxyOptions, route: str) -> bytes:
+    """The request's own field lines, encoded, for a plan with a ``prepared`` head."""
+    entry = (
+        timing_entry(time.perf_counter() - job.received - job.waited)
+        if options.server_timing
+        else b""
+    )
+    parts: list[bytes] = []
+    for name, value in _own_fields(plan, job, options, route, entry):
+        parts += (name, _SEP, value, _CRLF)
+    return b"".join(parts)
+
+
+def _own_fields(
+    plan: RelayPlan, job: Job, options: ProxyOptions, route: str, entry: bytes
+) -> list[tuple[bytes, bytes]]:
+    """The fields the edge adds to the upstream's: the request id (unless the upstream
+    sent its own), the Server-Timing ``entry`` when not empty, the trace field if asked."""
     forwarding = job.forwarding
+    own = []
     if options.response_request_id and not plan.request_id:
-        parts += (_REQUEST_ID, forwarding.request_id, _CRLF)
-        if kept is not None:
-            kept.append((b"x-request-id", forwarding.request_id))
+        own.append((_REQUEST_ID_NAME, forwarding.request_id))
     if entry:
-        parts += (_SERVER_TIMING, entry, _CRLF)
-        if kept is not None:
-            kept.append((SERVER_TIMING, entry))
+        own.append((SERVER_TIMING, entry))
     if forwarding.trace:
         server = job.server
         upstream = None if server is None else server.address.label
-        field = trace_field(route, upstream=upstream, attempts=job.attempts)
-        parts += (field[0], _SEP, field[1], _CRLF)
-        if kept is not None:
-            kept.append(field)
-    if kept is not None and length >= 0:
-        kept.append((b"content-length", b"%d" % length))
-    return PreparedHead.encoded(plan.status, b"".join(parts), length, kept)
+        own.append(trace_field(route, upstream=upstream, attempts=job.attempts))
+    return own
 
 
 _new_tuple = tuple.__new__

@@ -65,6 +65,7 @@ _TEXT = b"text/plain; charset=utf-8"
 _VARY = (b"vary", b"Accept-Encoding")
 _ACCEPT_RANGES = (b"accept-ranges", b"bytes")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
+_TIMING_LINE = b"server-timing: %b\r\n"
 _SUFFIX_TAG = {"br": b"br", "gzip": b"gz"}
 _FIELDS = frozenset(
     {
@@ -206,16 +207,16 @@ class StaticFiles:
                 fd = self.cache.acquire(ready.entry)
             except OSError:
                 return False  # the full way says why
-        extra = None
+        more = b""
         if self.server_timing:
-            extra = [(b"server-timing", timing_entry(time.perf_counter() - received))]
+            # (``timing_entry`` makes a well-formed value: the line goes out as it is)
+            more = _TIMING_LINE % timing_entry(time.perf_counter() - received)
         self.ready_answers += 1
         if fd < 0:
-            exchange.start_prepared(head, extra)
-            exchange.end(b"" if body is None else body)
+            exchange.respond(head, b"" if body is None else body, more)
             return True
         try:
-            exchange.start_prepared(head, extra)
+            exchange.start_prepared(head, more=more)
         except BaseException:
             self.cache.release(ready.entry)
             raise
