@@ -351,6 +351,7 @@ class UpstreamConnection(asyncio.Protocol):
             else:
                 keep_alive = b"close" not in tokens
         self.head = _new_tuple(ResponseHead, (status, headers, content_length, chunked, keep_alive))
+        self._headers = []  # (the head's own now)
         if self._head_only and status != 101:
             # A response to HEAD has no body whatever its fields say (RFC 9110 9.3.2);
             # llhttp cannot be told so, and any body bytes it reports make the
@@ -401,7 +402,10 @@ class UpstreamConnection(asyncio.Protocol):
             self._spare = None
         self._parser = parser
         self.head = None
-        self._headers = []
+        # New lists only for the ones holding fields: a head took its own with it
+        # (``on_headers_complete``), and trailers go with the answer.
+        if self._headers:
+            self._headers = []
         self._head_bytes = 0
         self._head_only = method == "HEAD"
         self._interim = False
@@ -411,7 +415,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._keep_alive = False
         self._dirty = False
         self.error = None
-        self.trailers = []
+        if self.trailers:
+            self.trailers = []
         self.known = False
         self.sent = 0
         self.received = 0

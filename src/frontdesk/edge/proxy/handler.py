@@ -44,7 +44,7 @@ import asyncio
 import logging
 import time
 
-from frontdesk.edge.filters.journey import add_timing, timing_entry, trace_field
+from frontdesk.edge.filters.journey import add_timing, request_start, timing_entry, trace_field
 from frontdesk.edge.proxy.balancer import RoundRobin
 from frontdesk.edge.proxy.buffering import Spool, read_request_body
 from frontdesk.edge.proxy.client import (
@@ -57,11 +57,12 @@ from frontdesk.edge.proxy.client import (
 )
 from frontdesk.edge.proxy.direct import Direct
 from frontdesk.edge.proxy.headers import (
+    START_LINE,
     accel_buffering,
     forwarding_for,
+    head_parts,
     header_value,
     response_fields,
-    upstream_head,
 )
 from frontdesk.edge.proxy.job import Job, ProxyStats, Response
 from frontdesk.edge.proxy.options import IDEMPOTENT, ProxyOptions
@@ -77,10 +78,14 @@ from frontdesk.http.request import Request
 from frontdesk.http.rules import status_line
 from frontdesk.http.writer import CRLF, LAST_CHUNK, chunk, encode_fields
 from frontdesk.interfaces.proxy import resolve
+from frontdesk.memo import remember
 
 log = logging.getLogger("frontdesk.edge.proxy")
 
 TRACE_ASK = b"frontdesk-trace: 1\r\n\r\n"
+#: request heads a route keeps (``request_head``), and the most field bytes of one kept
+HEADS_MAX = 1024
+HEAD_FIELD_BYTES = 4096
 
 
 class ProxyRoute:
@@ -112,6 +117,8 @@ class ProxyRoute:
         #: the relay plans of remembered upstream heads (``direct.py``), by the head's id
         #: and whether the fields go on as pairs
         self.relay_plans: dict[tuple[int, bool], tuple[ResponseHead, RelayPlan | None]] = {}
+        #: the request heads sent upstream, but for their id and start (``request_head``)
+        self.heads: dict[tuple[object, ...], tuple[bytes, bytes]] = {}
 
     def matches(self, path: bytes) -> bool:
         """``/api`` matches ``/api`` and ``/api/...``, never ``/apis``."""
@@ -469,7 +476,15 @@ class ProxyRoute:
         return await conn.read_head(options.read_timeout)
 
     def request_head(self, job: Job, server: Upstream) -> bytes:
-        """The request head as sent to ``server``, framed for the body the proxy sends."""
+        """The request head as sent to ``server``, framed for the body the proxy sends.
+
+        A client sends the same request again and again (a poller, a load balancer's probe,
+        the same page's assets): the head but for the two fields that change every time (the
+        request id and start) is kept for requests alike in what the key holds. The rest of
+        what the head depends on follows from those under the route's fixed options: whether
+        the peer is trusted (so which of its forwarding and journey fields are kept), the
+        client's Host and TE, the body's framing.
+        """
         request = job.exchange.request
         body = job.body
         if body is not None:
@@ -481,18 +496,37 @@ class ProxyRoute:
         host = request.host
         if self.options.upstream_host or not host:
             host = server.address.authority
-        return upstream_head(
+        forwarding = job.forwarding
+        headers = request.headers
+        key = (
             request.method,
             job.target,
-            request.headers,
+            tuple(headers),
             host,
-            job.forwarding,
-            client_host=request.host,
-            tunnel=job.tunnel,
-            te_trailers=request.accepts_trailers,
-            length=length,
-            chunked=job.streamed and length is None,
+            forwarding.peer,
+            forwarding.scheme,
+            job.tunnel,
+            length,
         )
+        parts = self.heads.get(key)
+        if parts is None:
+            parts = head_parts(
+                request.method,
+                job.target,
+                headers,
+                host,
+                forwarding,
+                client_host=request.host,
+                tunnel=job.tunnel,
+                te_trailers=request.accepts_trailers,
+                length=length,
+                chunked=job.streamed and length is None,
+            )
+            if sum(len(name) + len(value) for name, value in headers) <= HEAD_FIELD_BYTES:
+                remember(self.heads, key, parts, HEADS_MAX)
+        start = forwarding.request_start or request_start(time.time())
+        # (a join of the pieces costs less than formatting them)
+        return b"".join((parts[0], forwarding.request_id, START_LINE, start, parts[1]))
 
     async def _send_streamed(self, job: Job, conn: UpstreamConnection, chunked: bool) -> None:
         exchange = job.exchange

@@ -254,6 +254,45 @@ def _forwarding_fields(
     return tuple(out)
 
 
+def head_parts(
+    method: str,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    host: bytes,
+    forwarding: Forwarding,
+    *,
+    client_host: bytes = b"",
+    tunnel: bytes | None = None,
+    te_trailers: bool = False,
+    length: int | None = None,
+    chunked: bool = False,
+) -> tuple[bytes, bytes]:
+    """``upstream_head`` but for the values of the two fields that change with every request,
+    as the bytes before the request id's value and those after the request start's value:
+    the head is these, the id, ``START_LINE`` and the start, in that order."""
+    fields = upstream_fields(
+        headers,
+        host,
+        forwarding,
+        client_host=client_host,
+        tunnel=tunnel,
+        te_trailers=te_trailers,
+    )
+    # The request id and start are the first fields after the forwarding ones.
+    at = next(n for n, (name, _) in enumerate(fields) if name == b"x-request-id")
+    lines = [b"%b %b HTTP/1.1\r\n" % (method.encode("ascii"), target)]
+    lines += [name + b": " + value + b"\r\n" for name, value in fields[:at]]
+    lines.append(b"x-request-id: ")
+    tail = [name + b": " + value + b"\r\n" for name, value in fields[at + 2 :]]
+    if chunked:
+        tail.append(b"transfer-encoding: chunked\r\n\r\n")
+    elif length is not None:
+        tail.append(b"content-length: %d\r\n\r\n" % length)
+    else:
+        tail.append(b"\r\n")
+    return b"".join(lines), b"\r\n" + b"".join(tail)
+
+
 def upstream_head(
     method: str,
     target: bytes,
@@ -271,63 +310,26 @@ def upstream_head(
 
     The values come from the parsed request (the parser refused CR, LF and NUL in them) and
     from this module, so the lines are joined without checking them again.
-
-    A client sends the same request again and again (a poller, a load balancer's probe, the
-    same page's assets): the head around the two fields that change every time (the request
-    id and start) is kept for requests whose fields and route are the same.
     """
-    key = (
+    parts = head_parts(
         method,
         target,
-        tuple(headers),
+        headers,
         host,
-        forwarding.peer,
-        forwarding.trusted,
-        forwarding.scheme,
-        forwarding.trace,
-        client_host,
-        tunnel,
-        te_trailers,
-        length,
-        chunked,
+        forwarding,
+        client_host=client_host,
+        tunnel=tunnel,
+        te_trailers=te_trailers,
+        length=length,
+        chunked=chunked,
     )
-    parts = _heads.get(key)
-    if parts is None:
-        fields = upstream_fields(
-            headers,
-            host,
-            forwarding,
-            client_host=client_host,
-            tunnel=tunnel,
-            te_trailers=te_trailers,
-        )
-        # The request id and start are the first fields after the forwarding ones.
-        at = next(n for n, (name, _) in enumerate(fields) if name == b"x-request-id")
-        lines = [b"%b %b HTTP/1.1\r\n" % (method.encode("ascii"), target)]
-        lines += [name + b": " + value + b"\r\n" for name, value in fields[:at]]
-        lines.append(b"x-request-id: ")
-        tail = [name + b": " + value + b"\r\n" for name, value in fields[at + 2 :]]
-        if chunked:
-            tail.append(b"transfer-encoding: chunked\r\n\r\n")
-        elif length is not None:
-            tail.append(b"content-length: %d\r\n\r\n" % length)
-        else:
-            tail.append(b"\r\n")
-        parts = (b"".join(lines), b"\r\n" + b"".join(tail))
-        if sum(len(name) + len(value) for name, value in headers) <= _HEAD_CACHE_FIELD_BYTES:
-            remember(_heads, key, parts, _HEAD_CACHE_SIZE)
     start = forwarding.request_start or request_start(time.time())
     # (a join of the pieces costs less than formatting them)
-    return b"".join((parts[0], forwarding.request_id, _START_LINE, start, parts[1]))
+    return b"".join((parts[0], forwarding.request_id, START_LINE, start, parts[1]))
 
 
 #: what comes between the request id and start values
-_START_LINE = b"\r\n" + REQUEST_START + b": "
-
-
-_HEAD_CACHE_SIZE = 1024
-_HEAD_CACHE_FIELD_BYTES = 4096
-_heads: dict[tuple[object, ...], tuple[bytes, bytes]] = {}
+START_LINE = b"\r\n" + REQUEST_START + b": "
 
 
 def response_fields(

@@ -52,6 +52,7 @@ class PoolOptions:
 
 class ConnectionPool:
     __slots__ = (
+        "_discarded",
         "_idle",
         "_max_kept",
         "_timer",
@@ -69,6 +70,8 @@ class ConnectionPool:
         self._idle: deque[UpstreamConnection] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        #: ``_discard``, bound once: the ``on_close`` of every connection put back
+        self._discarded = self._discard
         self.closed = False
         #: connections opened so far (a statistic for tests and metrics)
         self.connections_made = 0
@@ -116,7 +119,7 @@ class ConnectionPool:
             options.idle_timeout if count < options.max_idle else options.burst_timeout
         )
         conn.idle_until = until
-        conn.on_close = self._discard
+        conn.on_close = self._discarded
         idle.append(conn)
         if self._timer is None or until < self._timer_at:
             self._arm(conn.loop, until)
