@@ -14,7 +14,7 @@ from frontdesk.edge.proxy.client import ResponseHead
 from frontdesk.edge.proxy.headers import Forwarding, accel_buffering, header_value, response_fields
 from frontdesk.edge.proxy.job import Job
 from frontdesk.edge.proxy.options import ProxyOptions
-from frontdesk.edge.proxy.relay import relay_head
+from frontdesk.edge.proxy.relay import relay_head, relay_more, relay_plan
 from frontdesk.http.prepared import take_framing
 from frontdesk.http.writer import encode_fields
 
@@ -158,3 +158,39 @@ def test_x_accel_buffering_no_and_event_streams_are_not_relayed_whole() -> None:
     assert relay_head(no, _job(), options, "/") is None
     assert relay_head(stream, _job(), options, "/") is None
     assert relay_head(stream, _job(), replace(options, stream_event_streams=False), "/")
+
+
+@pytest.mark.parametrize("trace", [False, True])
+@pytest.mark.parametrize(("status", "fields"), CASES)
+@pytest.mark.parametrize(
+    "options",
+    [
+        ProxyOptions(),
+        ProxyOptions(server_timing=False),
+        ProxyOptions(response_request_id=False),
+        ProxyOptions(server_timing=False, response_request_id=False),
+    ],
+)
+def test_a_prepared_plan_and_its_request_lines_give_what_the_general_rules_give(
+    trace: bool, status: int, fields: Fields, options: ProxyOptions
+) -> None:
+    """The direct path's answer from a remembered head: the plan's head, encoded once, then
+    the request's own lines (``relay_more``)."""
+    head = _head(status, fields)
+    job = _job(trace=trace)
+    plan = relay_plan(head, options, trace, False)
+    want = _general(head, job, options, "/api")
+    if plan is None:
+        assert want is None
+        return
+    if plan.prepared is None:  # an upstream Server-Timing field to extend: relay_finish's
+        assert plan.timing is not None
+        return
+    block = plan.prepared.block + relay_more(plan, job, options, "/api")
+    assert want is not None and _timing_free(block) == _timing_free(want)
+    assert plan.prepared.length == (
+        -1 if head.content_length is None or status == 204 else head.content_length
+    )
+    # The lines are well-formed fields: a name, ": ", a value, CRLF each.
+    for line in relay_more(plan, job, options, "/api").split(b"\r\n")[:-1]:
+        assert re.fullmatch(rb"[a-z-]+: [\x21-\x7e][\x20-\x7e]*", line), line

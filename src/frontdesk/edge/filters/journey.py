@@ -47,7 +47,13 @@ def valid_request_start(value: bytes) -> bool:
 
 def timing_entry(seconds: float) -> bytes:
     """The edge's ``Server-Timing`` entry for ``seconds`` of its own time."""
-    return b"edge;dur=%.3f" % (seconds * 1000.0 if seconds > 0.0 else 0.0)
+    return _ENTRY % (seconds * 1000.0 if seconds > 0.0 else 0.0)
+
+
+_ENTRY = b"edge;dur=%.3f"
+#: ``timing_entry`` as a whole field line, formatted with the milliseconds (not below 0)
+#: in one step where it is added for every response
+TIMING_LINE = SERVER_TIMING + b": " + _ENTRY + b"\r\n"
 
 
 def add_timing(fields: list[tuple[bytes, bytes]], entry: bytes) -> None:

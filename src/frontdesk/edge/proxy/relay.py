@@ -20,7 +20,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, NamedTuple
 
-from frontdesk.edge.filters.journey import SERVER_TIMING, TRACE, timing_entry, trace_field
+from frontdesk.edge.filters.journey import (
+    SERVER_TIMING,
+    TIMING_LINE,
+    TRACE,
+    timing_entry,
+    trace_field,
+)
 from frontdesk.edge.proxy.headers import LISTS_OTHERS, RESPONSE_DROPPED, lists_others
 from frontdesk.http.prepared import PreparedHead
 from frontdesk.memo import remember
@@ -196,7 +202,17 @@ def relay_finish(plan: RelayPlan, job: Job, options: ProxyOptions, route: str) -
 
 
 def relay_more(plan: RelayPlan, job: Job, options: ProxyOptions, route: str) -> bytes:
-    """The request's own field lines, encoded, for a plan with a ``prepared`` head."""
+    """The request's own field lines, encoded, for a plan with a ``prepared`` head: those of
+    ``_own_fields``, the usual pair (the id and the timing entry) in one formatting."""
+    forwarding = job.forwarding
+    if (
+        options.server_timing
+        and options.response_request_id
+        and not plan.request_id
+        and not forwarding.trace
+    ):
+        spent = time.perf_counter() - job.received - job.waited
+        return _ID_AND_TIMING % (forwarding.request_id, spent * 1000.0 if spent > 0.0 else 0.0)
     entry = (
         timing_entry(time.perf_counter() - job.received - job.waited)
         if options.server_timing
@@ -206,6 +222,10 @@ def relay_more(plan: RelayPlan, job: Job, options: ProxyOptions, route: str) -> 
     for name, value in _own_fields(plan, job, options, route, entry):
         parts += (name, _SEP, value, _CRLF)
     return b"".join(parts)
+
+
+#: the request id and the edge's timing entry, as field lines
+_ID_AND_TIMING = b"x-request-id: %b\r\n" + TIMING_LINE
 
 
 def _own_fields(
