@@ -73,7 +73,6 @@ class Exchange:
         "finished",
         "keep_alive",
         "received",
-        "received_at",
         "request",
         "started",
         "status",
@@ -84,9 +83,6 @@ class Exchange:
         #: ``time.perf_counter()`` when the request head had been parsed: measure a layer's
         #: time from here (it includes any wait behind pipelined requests)
         self.received = perf_counter()
-        #: ``time.time()`` at the same moment: seconds since the epoch, for logs and for
-        #: fields such as ``X-Request-Start``
-        self.received_at = wall_time()
         self._conn = conn
         self.request = request
         self._body: list[bytes] = []  # a list: cheaper to make than a deque, and enough
@@ -108,6 +104,12 @@ class Exchange:
         self.status = 0
         #: the request's journey (request id, Server-Timing, access log), when it has one
         self.trip: Trip | None = None
+
+    @property
+    def received_at(self) -> float:
+        """``received`` on the wall clock (``time.time()``): seconds since the epoch, for logs
+        and for fields such as ``X-Request-Start`` (worked out when asked, as few ask)."""
+        return wall_time() - (perf_counter() - self.received)
 
     # -- connection facts ------------------------------------------------------------------
 

@@ -104,10 +104,10 @@ class RequestParser:
         "_request",
         "_sink",
         "_url",
-        "_url_len",
     )
 
-    _url: list[bytes]
+    #: the request target as received so far (one piece nearly always: b"" + piece is piece)
+    _url: bytes
     #: the head's field lines; once the head is whole, the request's trailer list
     _headers: list[tuple[bytes, bytes]]
 
@@ -225,7 +225,7 @@ class RequestParser:
     def _head_too_large(self) -> RemoteProtocolError:
         # on_url refuses a long target itself; past max_head with some target seen, the
         # bytes are in the field section.
-        if self._url_len == 0:
+        if not self._url:
             return RemoteProtocolError("request line too long", 414)
         return RemoteProtocolError("request header fields too large", 431)
 
@@ -245,8 +245,7 @@ class RequestParser:
     def on_message_begin(self) -> None:
         if self._priming:
             return
-        self._url = []
-        self._url_len = 0
+        self._url = b""
         self._headers = []
         self._in_head = True
         self._in_trailers = False
@@ -256,10 +255,10 @@ class RequestParser:
     def on_url(self, piece: bytes) -> None:
         if self._priming:
             return
-        self._url_len += len(piece)
-        if self._url_len > self._max_target:
+        url = self._url + piece
+        if len(url) > self._max_target:
             raise RemoteProtocolError("request target too long", 414)
-        self._url.append(piece)
+        self._url = url
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # Into the head's fields, or once the head is whole the request's trailers. Their
@@ -296,7 +295,7 @@ class RequestParser:
                 raise RemoteProtocolError(f"HTTP version {version} not supported", 505)
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or _method_str(raw_method)
-        target = b"".join(self._url) if len(self._url) != 1 else self._url[0]
+        target = self._url
         headers = self._headers
 
         host: bytes | None = None
@@ -315,9 +314,9 @@ class RequestParser:
         for name, value in headers:
             if len(name) + len(value) > most:
                 raise RemoteProtocolError("header field too large", 431)
-            if name not in read:
+            kind = read.get(name)
+            if kind is None:
                 continue  # most fields are only carried
-            kind = read[name]
             if kind == _HOST:
                 if host is not None:
                     raise RemoteProtocolError("more than one Host field", 400)
@@ -360,7 +359,7 @@ class RequestParser:
         elif host not in GOOD_HOSTS and not valid_host(host):
             raise RemoteProtocolError("invalid Host field", 400)
 
-        if target[:1] == b"/" and method != "CONNECT" and target.find(b"#") < 0:
+        if target and target[0] == 0x2F and method != "CONNECT" and target.find(b"#") < 0:
             path, _, query = target.partition(b"?")  # origin-form, as nearly all are
         else:
             path, query = self._split_target(method, target)
@@ -382,6 +381,7 @@ class RequestParser:
             self._reframe = b"POST / HTTP/1.1\r\nhost: x\r\n" + framing + b"\r\n\r\n"
 
         self._in_head = False
+        trailers: list[tuple[bytes, bytes]] = []  # (given: a default factory costs a call)
         request = Request(
             method,
             target,
@@ -398,9 +398,10 @@ class RequestParser:
             accepts_trailers,
             proxied,
             journey,
+            trailers,
         )
         self._request = request
-        self._headers = request.trailers  # what on_header gets from now on
+        self._headers = trailers  # what on_header gets from now on
         self._sink.on_request(request)
 
     @staticmethod
