@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 
 import httpx
 import pytest
@@ -212,3 +213,28 @@ def test_a_known_head_keeps_the_trace_rules_of_each_request() -> None:
         traces = answer.headers.get_list("frontdesk-trace")
         assert traces[0] == "app;interface=asgi" and traces[1].startswith("edge;")
     assert backend.connections == 1
+
+
+def slow_answers(backend: RawBackend, sock: socket.socket) -> None:
+    """Each answer after the first comes 0.5 s late."""
+    buffer = bytearray()
+    while (request := read_request(sock, buffer)) is not None:
+        if backend.record(request[0]) > 1:
+            time.sleep(0.5)
+        sock.sendall(response(b"late", extra=b"x-case: slow\r\n"))
+
+
+def test_the_edge_timing_leaves_out_the_wait_for_the_upstream() -> None:
+    """Server-Timing's ``edge`` entry is the edge's own time: on the direct path too, the
+    time spent waiting for the upstream's answer is not in it."""
+    with (
+        raw_backend(slow_answers) as backend,
+        proxy(UpstreamGroup([backend.url])) as (server, route),
+        httpx.Client(timeout=10) as http,
+    ):
+        answers = [http.get(server.url + "/") for _ in range(3)]
+    assert route.stats.direct == 2
+    for answer in answers[1:]:
+        assert answer.content == b"late"
+        match = re.fullmatch(r"edge;dur=(\d+\.\d{3})", answer.headers["server-timing"])
+        assert match is not None and float(match.group(1)) < 250.0, match

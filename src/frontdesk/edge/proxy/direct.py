@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 
     from frontdesk.edge.proxy.client import UpstreamConnection
     from frontdesk.edge.proxy.handler import ProxyRoute
+    from frontdesk.edge.proxy.relay import RelayPlan
     from frontdesk.edge.proxy.upstream import Upstream
-    from frontdesk.http.prepared import PreparedHead
 
 log = logging.getLogger("frontdesk.edge.proxy")
 
@@ -161,11 +161,7 @@ class Direct(Job):
                     else:
                         plan = relay_plan(head, options, trace, pairs)
                     if plan is not None:
-                        if plan.prepared is not None:
-                            more = relay_more(plan, self, options, route.prefix)
-                            self._finish(plan.prepared, more)
-                        else:
-                            self._finish(relay_finish(plan, self, options, route.prefix), b"")
+                        self._finish(plan)
                         return
         self._hand_over()
 
@@ -198,13 +194,20 @@ class Direct(Job):
         self._stop()
         self.route.spawn(self, self.server, self.conn)
 
-    def _finish(self, prepared: PreparedHead, more: bytes) -> None:
+    def _finish(self, plan: RelayPlan) -> None:
         conn, server, route = self.conn, self.server, self.route
         assert server is not None  # (set by ``start``)
-        # ``_stop``, spelled out (once per response)
+        # ``_stop``, spelled out (once per response), before the head is made: the edge's
+        # Server-Timing entry is its own time, without this wait for the upstream
         conn.watcher = None
         route.direct.pop(self, None)
         self.waited += time.perf_counter() - self.sent_at
+        if plan.prepared is not None:
+            prepared = plan.prepared
+            more = relay_more(plan, self, route.options, route.prefix)
+        else:
+            prepared = relay_finish(plan, self, route.options, route.prefix)
+            more = b""
         body = conn.take_body()
         trailers = conn.trailers or None
         server.record_success()
