@@ -57,7 +57,6 @@ _UNDECIDED, _LENGTH, _CHUNKED, _CLOSE, _NONE = range(5)
 class Exchange:
     __slots__ = (
         "_body",
-        "_body_complete",
         "_body_error",
         "_body_size",
         "_conn",
@@ -70,6 +69,7 @@ class Exchange:
         "_prefer_chunked",
         "_remaining",
         "_waiter",
+        "body_received",
         "finished",
         "keep_alive",
         "received",
@@ -87,7 +87,8 @@ class Exchange:
         self.request = request
         self._body: list[bytes] = []  # a list: cheaper to make than a deque, and enough
         self._body_size = 0
-        self._body_complete = not (request.chunked or request.content_length)  # has_body
+        #: the whole body has been received (read or not); only the exchange sets it
+        self.body_received = not (request.chunked or request.content_length)  # has_body
         self._body_error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -148,12 +149,7 @@ class Exchange:
     @property
     def body_complete(self) -> bool:
         """The whole body has been received and read."""
-        return self._body_complete and not self._body
-
-    @property
-    def body_received(self) -> bool:
-        """The whole body has been received (read or not)."""
-        return self._body_complete
+        return self.body_received and not self._body
 
     # -- request body ----------------------------------------------------------------------
 
@@ -168,7 +164,7 @@ class Exchange:
             return data
         if self._body_error is not None:
             raise self._body_error
-        if self._body_complete:
+        if self.body_received:
             return b""
         if self._conn.closed:
             raise ClientDisconnected("client disconnected")
@@ -205,7 +201,7 @@ class Exchange:
         return self._body_size
 
     def feed_complete(self) -> None:
-        self._body_complete = True
+        self.body_received = True
         if self._waiter is not None:
             self._wake()
 
@@ -315,23 +311,29 @@ class Exchange:
             self.end(body)
             return
         keep_alive = self.keep_alive and not head.close and conn.keep_alive_allowed()
-        if conn.limits.server_header:
-            out = head.line + conn.date_source.date_field + SERVER_FIELD + head.block
-        else:
-            out = head.line + conn.date_source.date_field + head.block
-        if more:
-            out += more
         trip = self.trip
         if trip is not None:
-            out += encode_fields(trip.head_fields())
-        out += b"content-length: %d\r\n" % size
+            more += encode_fields(trip.head_fields())
         if not keep_alive:
-            out += CLOSE_FIELD
+            connection = CLOSE_FIELD
         elif self.request.version == "1.0":
-            out += KEEP_ALIVE_FIELD
-        out += CRLF
-        if not self._no_body:
-            out += body
+            connection = KEEP_ALIVE_FIELD
+        else:
+            connection = b""
+        # (one join: cheaper than a bytes object per piece added)
+        out = b"".join(
+            (
+                head.line,
+                conn.date_source.date_field,
+                SERVER_FIELD if conn.limits.server_header else b"",
+                head.block,
+                more,
+                b"content-length: %d\r\n" % size,
+                connection,
+                CRLF,
+                b"" if self._no_body else body,
+            )
+        )
         self.started = True
         self.status = head.status
         self.keep_alive = keep_alive
@@ -353,10 +355,14 @@ class Exchange:
         """The response has started: its head, all but the framing fields, is ready."""
         conn = self._conn
         keep_alive = self.keep_alive and not close and conn.keep_alive_allowed()
-        if conn.limits.server_header:
-            self._head = line + conn.date_source.date_field + SERVER_FIELD + block
-        else:
-            self._head = line + conn.date_source.date_field + block
+        self._head = b"".join(
+            (
+                line,
+                conn.date_source.date_field,
+                SERVER_FIELD if conn.limits.server_header else b"",
+                block,
+            )
+        )
         self.started = True
         self.status = status
         self._prefer_chunked = trailers and self.request.accepts_trailers
