@@ -265,7 +265,8 @@ class HttpConnection(asyncio.Protocol):
         if exchange is None:
             return
         self._parsing = None
-        exchange.feed_complete()
+        if not exchange.body_received:  # (a request without a body had it from the start)
+            exchange.feed_complete()
         if self._paused & PAUSE_BODY:
             self._resume(PAUSE_BODY)
         if not exchange.keep_alive:
