@@ -5,16 +5,38 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 
+from frontdesk.edge.filters.journey import request_start
 from frontdesk.edge.proxy.buffering import Spool
 from frontdesk.edge.proxy.handler import ProxyRoute
-from frontdesk.edge.proxy.headers import forwarding_for, upstream_fields, upstream_head
+from frontdesk.edge.proxy.headers import (
+    START_LINE,
+    Forwarding,
+    forwarding_for,
+    head_parts,
+    upstream_fields,
+)
 from frontdesk.edge.proxy.job import Job
 from frontdesk.edge.proxy.options import ProxyOptions
 from frontdesk.edge.proxy.upstream import Upstream, UpstreamGroup
 from frontdesk.http.request import Request
 from frontdesk.interfaces.proxy import TrustedProxies
 from tests.http.http_testkit import parse
+
+
+def upstream_head(
+    method: str,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    host: bytes,
+    forwarding: Forwarding,
+    **kw: object,
+) -> bytes:
+    """The whole head, as ``ProxyRoute.request_head`` joins it from ``head_parts``."""
+    before, after = head_parts(method, target, headers, host, forwarding, **kw)  # type: ignore[arg-type]
+    start = forwarding.request_start or request_start(time.time())
+    return b"".join((before, forwarding.request_id, START_LINE, start, after))
 
 
 def _fresh(method: str, target: bytes, headers: list[tuple[bytes, bytes]], **kw: object) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -17,7 +18,14 @@ import pytest
 from frontdesk.edge.proxy import UpstreamGroup, client
 from frontdesk.edge.proxy.handler import ProxyRoute
 from frontdesk.interfaces.proxy import TrustedProxies
-from tests.edge.proxy.backends import RawBackend, proxy, raw_backend, read_request, response
+from tests.edge.proxy.backends import (
+    Behaviour,
+    RawBackend,
+    proxy,
+    raw_backend,
+    read_request,
+    response,
+)
 
 
 def _known_heads(marker: bytes) -> list[bytes]:
@@ -28,12 +36,21 @@ def _pooled(route: ProxyRoute) -> list[client.UpstreamConnection]:
     return list(route.group.servers[0].pool._idle)
 
 
-def same_head_other_bodies(backend: RawBackend, sock: socket.socket) -> None:
-    """The same head every time (length included); the body tells the request's number."""
-    buffer = bytearray()
-    while (request := read_request(sock, buffer)) is not None:
-        count = backend.record(request[0])
-        sock.sendall(response(b"answer %03d" % count, extra=b"x-case: same-head\r\n"))
+def answering(answer: Callable[[int, bytes], bytes]) -> Behaviour:
+    """A keep-alive backend writing ``answer(n, head)`` for its n-th request (one write)."""
+
+    def behaviour(backend: RawBackend, sock: socket.socket) -> None:
+        buffer = bytearray()
+        while (request := read_request(sock, buffer)) is not None:
+            sock.sendall(answer(backend.record(request[0]), request[0]))
+
+    return behaviour
+
+
+#: the same head every time (length included); the body tells the request's number
+same_head_other_bodies = answering(
+    lambda count, _: response(b"answer %03d" % count, extra=b"x-case: same-head\r\n")
+)
 
 
 def test_a_head_seen_before_is_taken_as_known_and_answered_the_same() -> None:
@@ -70,12 +87,8 @@ def test_bytes_after_a_response_retire_the_connection(junk: bytes) -> None:
     trusted with another request: neither the known path nor llhttp reads the next answer
     from the middle of those bytes."""
 
-    def behaviour(backend: RawBackend, sock: socket.socket) -> None:
-        buffer = bytearray()
-        while (request := read_request(sock, buffer)) is not None:
-            count = backend.record(request[0])
-            whole = response(b"extra-test", extra=b"x-case: extra\r\n")
-            sock.sendall(whole + (junk if count == 3 else b""))
+    whole = response(b"extra-test", extra=b"x-case: extra\r\n")
+    behaviour = answering(lambda count, _: whole + (junk if count == 3 else b""))
 
     with (
         raw_backend(behaviour) as backend,
@@ -90,12 +103,10 @@ def test_bytes_after_a_response_retire_the_connection(junk: bytes) -> None:
     assert route.stats.failures == 0
 
 
-def interim_then_final(backend: RawBackend, sock: socket.socket) -> None:
-    buffer = bytearray()
-    while (request := read_request(sock, buffer)) is not None:
-        backend.record(request[0])
-        hint = b"HTTP/1.1 103 Early Hints\r\nlink: </s.css>; rel=preload\r\n\r\n"
-        sock.sendall(hint + response(b"after a hint", extra=b"x-case: interim\r\n"))
+_HINT = b"HTTP/1.1 103 Early Hints\r\nlink: </s.css>; rel=preload\r\n\r\n"
+interim_then_final = answering(
+    lambda _, __: _HINT + response(b"after a hint", extra=b"x-case: interim\r\n")
+)
 
 
 def test_an_interim_response_is_never_remembered_as_the_answer() -> None:
@@ -113,14 +124,12 @@ def test_an_interim_response_is_never_remembered_as_the_answer() -> None:
     assert backend.connections == 1
 
 
-def chunked(backend: RawBackend, sock: socket.socket) -> None:
-    buffer = bytearray()
-    while (request := read_request(sock, buffer)) is not None:
-        backend.record(request[0])
-        sock.sendall(
-            b"HTTP/1.1 200 OK\r\nx-case: chunked\r\ntransfer-encoding: chunked\r\n\r\n"
-            b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
-        )
+chunked = answering(
+    lambda _, __: (
+        b"HTTP/1.1 200 OK\r\nx-case: chunked\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    )
+)
 
 
 def test_chunked_responses_are_parsed_every_time() -> None:
@@ -135,14 +144,12 @@ def test_chunked_responses_are_parsed_every_time() -> None:
     assert backend.connections == 1
 
 
-def fixed_with_head(backend: RawBackend, sock: socket.socket) -> None:
-    buffer = bytearray()
-    while (request := read_request(sock, buffer)) is not None:
-        backend.record(request[0])
-        whole = response(b"fixed body", extra=b"x-case: head-after-known\r\n")
-        if request[0].startswith(b"HEAD "):
-            whole = whole[: whole.index(b"\r\n\r\n") + 4]
-        sock.sendall(whole)
+def _fixed_or_head_only(_: int, head: bytes) -> bytes:
+    whole = response(b"fixed body", extra=b"x-case: head-after-known\r\n")
+    return whole[: whole.index(b"\r\n\r\n") + 4] if head.startswith(b"HEAD ") else whole
+
+
+fixed_with_head = answering(_fixed_or_head_only)
 
 
 def test_a_head_request_after_known_answers_gets_no_body() -> None:
@@ -162,11 +169,7 @@ def test_a_head_request_after_known_answers_gets_no_body() -> None:
     assert backend.connections == 1
 
 
-def body_on_head(backend: RawBackend, sock: socket.socket) -> None:
-    buffer = bytearray()
-    while (request := read_request(sock, buffer)) is not None:
-        backend.record(request[0])
-        sock.sendall(response(b"fixed body", extra=b"x-case: body-on-head\r\n"))
+body_on_head = answering(lambda _, __: response(b"fixed body", extra=b"x-case: body-on-head\r\n"))
 
 
 def test_a_body_sent_on_head_is_not_taken_for_a_known_answer() -> None:
@@ -185,12 +188,8 @@ def test_a_body_sent_on_head_is_not_taken_for_a_known_answer() -> None:
     assert backend.connections == 2
 
 
-def traced(backend: RawBackend, sock: socket.socket) -> None:
-    buffer = bytearray()
-    while (request := read_request(sock, buffer)) is not None:
-        backend.record(request[0])
-        extra = b"x-case: traced\r\nfrontdesk-trace: app;interface=asgi\r\n"
-        sock.sendall(response(b"traced", extra=extra))
+_TRACED = b"x-case: traced\r\nfrontdesk-trace: app;interface=asgi\r\n"
+traced = answering(lambda _, __: response(b"traced", extra=_TRACED))
 
 
 def test_a_known_head_keeps_the_trace_rules_of_each_request() -> None:
@@ -215,13 +214,14 @@ def test_a_known_head_keeps_the_trace_rules_of_each_request() -> None:
     assert backend.connections == 1
 
 
-def slow_answers(backend: RawBackend, sock: socket.socket) -> None:
+def _late_after_the_first(count: int, _: bytes) -> bytes:
     """Each answer after the first comes 0.5 s late."""
-    buffer = bytearray()
-    while (request := read_request(sock, buffer)) is not None:
-        if backend.record(request[0]) > 1:
-            time.sleep(0.5)
-        sock.sendall(response(b"late", extra=b"x-case: slow\r\n"))
+    if count > 1:
+        time.sleep(0.5)
+    return response(b"late", extra=b"x-case: slow\r\n")
+
+
+slow_answers = answering(_late_after_the_first)
 
 
 def test_the_edge_timing_leaves_out_the_wait_for_the_upstream() -> None:

@@ -267,9 +267,13 @@ def head_parts(
     length: int | None = None,
     chunked: bool = False,
 ) -> tuple[bytes, bytes]:
-    """``upstream_head`` but for the values of the two fields that change with every request,
-    as the bytes before the request id's value and those after the request start's value:
-    the head is these, the id, ``START_LINE`` and the start, in that order."""
+    """The request head sent upstream (``upstream_fields`` and the body's framing field) but
+    for the values of the two fields that change with every request: the bytes before the
+    request id's value and those after the request start's value. The head is these, the id,
+    ``START_LINE`` and the start, in that order (``ProxyRoute.request_head``).
+
+    The values come from the parsed request (the parser refused CR, LF and NUL in them) and
+    from this module, so the lines are joined without checking them again."""
     fields = upstream_fields(
         headers,
         host,
@@ -291,41 +295,6 @@ def head_parts(
     else:
         tail.append(b"\r\n")
     return b"".join(lines), b"\r\n" + b"".join(tail)
-
-
-def upstream_head(
-    method: str,
-    target: bytes,
-    headers: list[tuple[bytes, bytes]],
-    host: bytes,
-    forwarding: Forwarding,
-    *,
-    client_host: bytes = b"",
-    tunnel: bytes | None = None,
-    te_trailers: bool = False,
-    length: int | None = None,
-    chunked: bool = False,
-) -> bytes:
-    """The request head sent upstream: ``upstream_fields`` and the body's framing field.
-
-    The values come from the parsed request (the parser refused CR, LF and NUL in them) and
-    from this module, so the lines are joined without checking them again.
-    """
-    parts = head_parts(
-        method,
-        target,
-        headers,
-        host,
-        forwarding,
-        client_host=client_host,
-        tunnel=tunnel,
-        te_trailers=te_trailers,
-        length=length,
-        chunked=chunked,
-    )
-    start = forwarding.request_start or request_start(time.time())
-    # (a join of the pieces costs less than formatting them)
-    return b"".join((parts[0], forwarding.request_id, START_LINE, start, parts[1]))
 
 
 #: what comes between the request id and start values
