@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from binascii import hexlify
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -136,7 +137,7 @@ def forwarding_for(
     if request_id is None:
         # 128 random bits from the process's generator (reseeded in every forked worker):
         # unique enough for an id, without a system call per request as secrets would take.
-        request_id = random.getrandbits(128).to_bytes(16, "big").hex().encode()
+        request_id = hexlify(random.getrandbits(128).to_bytes(16, "big"))
     # Built as the tuple it is: a NamedTuple's ``__new__`` is a Python function that costs
     # twice as much, once per request.
     return _new_tuple(Forwarding, (peer, is_trusted, scheme, request_id, start or b"", trace))
