@@ -1,6 +1,7 @@
-"""``relay_head`` (the direct path's one pass over an upstream's fields) against the general
-rules it stands in for: ``response_fields``, ``ProxyRoute.buffered``'s rule, the journey's
-fields, then ``Exchange.start``'s framing. Same upstream head in, same fields out."""
+"""``relay_plan`` then ``relay_finish`` or ``relay_more`` (the direct path's one pass over an
+upstream's fields, then the request's own) against the general rules they stand in for:
+``response_fields``, ``ProxyRoute.buffered``'s rule, the journey's fields, then
+``Exchange.start``'s framing. Same upstream head in, same fields out."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from frontdesk.edge.proxy.client import ResponseHead
 from frontdesk.edge.proxy.headers import Forwarding, accel_buffering, header_value, response_fields
 from frontdesk.edge.proxy.job import Job
 from frontdesk.edge.proxy.options import ProxyOptions
-from frontdesk.edge.proxy.relay import relay_head, relay_more, relay_plan
-from frontdesk.http.prepared import take_framing
+from frontdesk.edge.proxy.relay import relay_finish, relay_more, relay_plan
+from frontdesk.http.prepared import PreparedHead, take_framing
 from frontdesk.http.writer import encode_fields
 
 Fields = list[tuple[bytes, bytes]]
@@ -62,6 +63,14 @@ CASES: list[tuple[int, Fields]] = [
     ),
     (404, [(b"content-type", b"text/html; charset=utf-8")]),
 ]
+
+
+def relay_head(
+    head: ResponseHead, job: Job, options: ProxyOptions, route: str, pairs: bool = False
+) -> PreparedHead | None:
+    """The plan of ``head`` for ``job``, finished: what the direct path answers with."""
+    plan = relay_plan(head, options, job.forwarding.trace, pairs)
+    return None if plan is None else relay_finish(plan, job, options, route)
 
 
 def _job(*, trace: bool = False) -> Job:

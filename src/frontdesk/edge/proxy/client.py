@@ -226,10 +226,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.head is None:
             if self._head_bytes == 0 and not self._head_only:
                 if self._take_known(data):
-                    self._changed = False
-                    watcher = self.watcher
-                    if watcher is not None:
-                        watcher()
+                    self._notify()
                     return
                 first = True
             self._head_bytes += len(data)

@@ -3,9 +3,10 @@
 The direct path (``direct.py``) answers most proxied requests. Done field by field with the
 general tools (``response_fields``, the buffering test, the journey's fields, then
 ``Exchange.start`` checking and encoding each field again) that is five walks over the same
-few fields per response. ``relay_head`` walks them once: it drops what ``response_fields``
-drops, learns what the buffering rule and the journey need, and encodes the rest straight
-into a ``PreparedHead``.
+few fields per response. ``relay_plan`` walks them once: it drops what ``response_fields``
+drops, learns what the buffering rule and the journey need, and encodes the rest; the
+request's own fields are added by ``relay_finish`` (a ``PreparedHead``) or, for a plan with
+a ``prepared`` head, by ``relay_more`` (field lines to start it with).
 
 The fields come from llhttp, which refuses a name that is not a token and a value holding
 CR, LF or NUL (or any control byte but HTAB), so they are joined without checking them
@@ -41,23 +42,9 @@ _SEP = b": "
 _REQUEST_ID_NAME = b"x-request-id"
 
 
-def relay_head(
-    head: ResponseHead, job: Job, options: ProxyOptions, route: str, pairs: bool = False
-) -> PreparedHead | None:
-    """``head`` as the client gets it (a buffered final response), or None when it is not
-    one to buffer (X-Accel-Buffering, an event stream) or a Connection field names other
-    fields to drop: the general path handles those.
-
-    ``route``: the route's prefix, for the trace field. ``pairs``: the answer goes through a
-    filter, which reads the fields as pairs: collect them on the way.
-    """
-    plan = relay_plan(head, options, job.forwarding.trace, pairs)
-    return None if plan is None else relay_finish(plan, job, options, route)
-
-
 class RelayPlan(NamedTuple):
-    """What ``relay_head`` makes of an upstream head before the request's own fields: the
-    same for every response with that head, on a route (``relay_plan``). Built as a tuple."""
+    """What an upstream head becomes before the request's own fields are added: the same
+    for every response with that head, on a route (``relay_plan``). Built as a tuple."""
 
     status: int
     #: the Content-Length, or -1
@@ -80,8 +67,12 @@ class RelayPlan(NamedTuple):
 def relay_plan(
     head: ResponseHead, options: ProxyOptions, trace: bool, pairs: bool
 ) -> RelayPlan | None:
-    """The part of ``relay_head`` that depends on the upstream head and the route's
-    options only (``trace``: the request asked for the trace field, which is then kept)."""
+    """``head`` as the client gets it (a buffered final response) but for the request's own
+    fields, or None when it is not one to buffer (X-Accel-Buffering, an event stream) or a
+    Connection field names other fields to drop: the general path handles those. It depends
+    on the head and the route's options only (``trace``: the request asked for the trace
+    field, which is then kept; ``pairs``: the answer goes through a filter, which reads the
+    fields as pairs: collect them on the way)."""
     # The block's pieces, four per field (name, ": ", value, CRLF), joined once at the end:
     # cheaper than a bytes object per line built by concatenation.
     parts: list[bytes] = []
@@ -176,11 +167,7 @@ def relay_finish(plan: RelayPlan, job: Job, options: ProxyOptions, route: str) -
     kept = None if plan.kept is None else list(plan.kept)
     length = plan.length
     value = plan.timing
-    entry = (
-        timing_entry(time.perf_counter() - job.received - job.waited)
-        if options.server_timing
-        else b""
-    )
+    entry = _edge_entry(job, options)
     if value is None:
         parts = [plan.before]
     else:
@@ -203,7 +190,8 @@ def relay_finish(plan: RelayPlan, job: Job, options: ProxyOptions, route: str) -
 
 def relay_more(plan: RelayPlan, job: Job, options: ProxyOptions, route: str) -> bytes:
     """The request's own field lines, encoded, for a plan with a ``prepared`` head: those of
-    ``_own_fields``, the usual pair (the id and the timing entry) in one formatting."""
+    ``_own_fields``, the usual pair (the id and the timing entry) in one formatting (the
+    entry as ``timing_entry`` makes it)."""
     forwarding = job.forwarding
     if (
         options.server_timing
@@ -213,15 +201,15 @@ def relay_more(plan: RelayPlan, job: Job, options: ProxyOptions, route: str) -> 
     ):
         spent = time.perf_counter() - job.received - job.waited
         return _ID_AND_TIMING % (forwarding.request_id, spent * 1000.0 if spent > 0.0 else 0.0)
-    entry = (
-        timing_entry(time.perf_counter() - job.received - job.waited)
-        if options.server_timing
-        else b""
-    )
-    parts: list[bytes] = []
-    for name, value in _own_fields(plan, job, options, route, entry):
-        parts += (name, _SEP, value, _CRLF)
-    return b"".join(parts)
+    own = _own_fields(plan, job, options, route, _edge_entry(job, options))
+    return b"".join(name + _SEP + value + _CRLF for name, value in own)
+
+
+def _edge_entry(job: Job, options: ProxyOptions) -> bytes:
+    """The edge's Server-Timing entry for ``job`` (its time less its waits), if one is due."""
+    if not options.server_timing:
+        return b""
+    return timing_entry(time.perf_counter() - job.received - job.waited)
 
 
 #: the request id and the edge's timing entry, as field lines
