@@ -47,6 +47,9 @@ _LLHTTP_STOPS = (httptools.HttpParserUpgrade, httptools.HttpParserError)
 # llhttp's reasons for a Content-Length or chunk size that does not fit in 64 bits
 _OVERFLOWS = frozenset({"Content-Length overflow", "Chunk size overflow"})
 
+# The longest read kept to be recognised when a connection sends it again (``_again``).
+AGAIN_MAX = 2048
+
 
 def _new_llhttp(protocol: object) -> httptools.HttpRequestParser:
     parser = httptools.HttpRequestParser(protocol)
@@ -88,11 +91,15 @@ class RequestParser:
     """Feeds bytes to llhttp and turns its callbacks into ``Request`` events for a sink."""
 
     __slots__ = (
+        "_again",
+        "_again_request",
+        "_begun",
         "_body_seen",
         "_head_bytes",
         "_headers",
         "_in_head",
         "_in_trailers",
+        "_learned",
         "_limits",
         "_max_field_size",
         "_max_fields",
@@ -121,6 +128,12 @@ class RequestParser:
         self._sink = sink
         self._parser = _new_llhttp(self)
         self._priming = False
+        self._begun = 0
+        self._learned: Request | None = None
+        # The last read when it was one whole request without a body, and what it parsed to
+        # (``_learn``); while it is set, llhttp is between messages.
+        self._again: bytes | None = None
+        self._again_request: Request | None = None
         self._reset_message()
         self._request: Request | None = None
         self._reframe: bytes | None = None
@@ -151,14 +164,21 @@ class RequestParser:
 
         Raises RemoteProtocolError, or UpgradeRequested after an upgrade request.
         """
+        if data == self._again:
+            self._replay()
+            return
+        self._again = None
         # Nearly always the bytes fit in what a head may still grow by (or are body bytes):
         # one piece, fed whole. Otherwise ``_feed_pieces`` cuts them to size.
+        fresh = False
         if self._in_head or self._in_trailers:
             size = len(data)
             if size > self._max_head - self._head_bytes:
                 self._feed_pieces(data, 0)
                 return
+            fresh = self._head_bytes == 0 and self._in_head
             self._head_bytes += size
+        begun = self._begun
         try:
             self._parser.feed_data(data)
         except _LLHTTP_STOPS as exc:
@@ -166,6 +186,33 @@ class RequestParser:
             return
         if self._in_head and self._head_bytes > self._max_head:
             raise self._head_too_large()
+        if fresh and self._learned is not None and self._begun == begun + 1:
+            self._learn(data, self._learned)
+
+    def _learn(self, data: bytes, request: Request) -> None:
+        """``data`` was exactly one request, without a body, that leaves the connection open.
+
+        Clients send the same request again and again on one connection (pollers, probes,
+        load generators): when the next read is the same bytes, it parses to the same request,
+        so ``_replay`` hands on the same (read-only) ``Request`` without llhttp. It was judged
+        whole (limits, Host, target, version) by the rules of this parser's limits, and llhttp
+        is back between messages, where it would be after parsing those bytes again.
+        """
+        if len(data) <= AGAIN_MAX:
+            self._again = data
+            self._again_request = request
+
+    def _replay(self) -> None:
+        """The events llhttp would give for the bytes of ``_again``, without it."""
+        request = self._again_request
+        assert request is not None
+        sink = self._sink
+        self._in_head = False
+        self._request = request
+        sink.on_request(request)
+        self._request = None
+        self._in_head = True
+        sink.on_request_complete(request)
 
     def _feed_pieces(self, data: bytes, offset: int) -> None:
         max_head = self._max_head
@@ -251,6 +298,8 @@ class RequestParser:
         self._in_trailers = False
         self._body_seen = 0
         self._head_bytes = 1  # the head has begun, whatever the slicing in feed()
+        self._begun += 1
+        self._learned = None
 
     def on_url(self, piece: bytes) -> None:
         if self._priming:
@@ -456,4 +505,11 @@ class RequestParser:
             trailers = request.trailers
             if trailers:
                 self._check_fields(trailers, len(request.headers) + len(trailers))
+            elif (
+                request.keep_alive
+                and request.upgrade is None
+                and not request.chunked
+                and not request.content_length
+            ):
+                self._learned = request  # (``feed`` judges whether it was the whole read)
             self._sink.on_request_complete(request)

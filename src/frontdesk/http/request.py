@@ -1,4 +1,9 @@
-"""One parsed request head, validated: what every layer above the core reads."""
+"""One parsed request head, validated: what every layer above the core reads.
+
+A ``Request`` is read-only once parsed: nothing above the parser assigns its attributes or
+changes its field lists. The parser relies on that when a connection sends the same bytes
+again (``RequestParser._replay``): it hands on the same object for the new request.
+"""
 
 from __future__ import annotations
 
