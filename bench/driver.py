@@ -142,9 +142,17 @@ def wait_ready(running: Running, path: str, expect: Expect, timeout: float) -> N
     raise Failure(f"failed check: {last}" if wrong_answer else f"failed to start: {last}")
 
 
-def run_wrk(port: int, path: str, seconds: int, opts: Options) -> wrk.WrkResult:
+# wrk's script for scenarios whose requests all differ (``Scenario.varied``)
+VARIED_SCRIPT = REPO_ROOT / "bench" / "varied.lua"
+
+
+def run_wrk(
+    port: int, path: str, seconds: int, opts: Options, varied: bool = False
+) -> wrk.WrkResult:
     url = f"http://127.0.0.1:{port}{path}"
     argv = ["wrk", "-t", str(opts.threads), "-c", str(opts.connections), "-d", f"{seconds}s"]
+    if varied:
+        argv += ["-s", str(VARIED_SCRIPT)]
     argv += ["--latency", url]
     if opts.pin:
         argv = ["taskset", "-c", WRK_CPU, *argv]
@@ -227,9 +235,9 @@ def _measure_once(
         return
     try:
         if opts.warmup > 0:
-            run_wrk(item.launch.port, scenario.path, opts.warmup, opts)
+            run_wrk(item.launch.port, scenario.path, opts.warmup, opts, scenario.varied)
         cpu_before = item.cpu_seconds()
-        result = run_wrk(item.launch.port, scenario.path, opts.duration, opts)
+        result = run_wrk(item.launch.port, scenario.path, opts.duration, opts, scenario.varied)
         cpu = item.cpu_seconds() - cpu_before
     except Failure as exc:
         outcome.run_failures.append(str(exc))

@@ -13,7 +13,10 @@ only record what is written, so what it measures is frontdesk's own work per req
   with an nginx-like response head (``proxy-filtered``: the same with the response filters
   on, compression among them, as ``frontdesk edge`` and ``frontdesk run`` default to).
 
-``python -m bench.inproc PATH`` prints CPU microseconds per request (best of 7).
+``python -m bench.inproc PATH`` prints CPU microseconds per request (best of 7). Each client
+sends the same request over and over, as wrk does; ``--varied`` makes every request differ
+from the one before it (a counter in the query), as most real clients' do: the HTTP core
+then parses each one rather than recognising it as sent again.
 ``python -m bench.inproc --instructions PATH`` runs itself twice under valgrind's
 cachegrind and prints instructions per request: deterministic to about 0.1%, so a change
 can be judged on any machine load (``apt-get install valgrind``). Neither is a comparison
@@ -88,11 +91,26 @@ class RecordingTransport:
         pass
 
 
+# How many different requests ``--varied`` cycles through (a prime: each connection's next
+# request differs from its last).
+VARIANTS = 1021
+
+
+def variants(request: bytes, count: int = VARIANTS) -> list[bytes]:
+    """``request`` with ``n=I`` added to its target's query, for I in range(count)."""
+    line, rest = request.split(b"\r\n", 1)
+    method, target, version = line.split(b" ")
+    sep = b"&" if b"?" in target else b"?"
+    return [b"%s %s%sn=%d %s\r\n%s" % (method, target, sep, i, version, rest) for i in range(count)]
+
+
 class Clients:
     """``CONNECTIONS`` client connections, each sending its next request once answered."""
 
     def __init__(self, protocol: Callable[[], Any], request: bytes) -> None:
         self.request = request
+        self.varied: list[bytes] = []
+        self.sent = 0
         self.answered = 0
         self.ready = [True] * CONNECTIONS
         self.first: bytes = b""
@@ -122,11 +140,18 @@ class Clients:
             for _ in range(3):
                 await asyncio.sleep(0)
 
+    def vary(self) -> None:
+        """From now on every request differs from the one before it (``variants``)."""
+        self.varied = variants(self.request)
+
     def _send_round(self) -> None:
-        ready, request = self.ready, self.request
+        ready, request, varied = self.ready, self.request, self.varied
         for index, conn in enumerate(self.conns):
             if ready[index]:
                 ready[index] = False
+                if varied:
+                    request = varied[self.sent % VARIANTS]
+                    self.sent += 1
                 conn.data_received(request)
 
 
@@ -237,8 +262,10 @@ PATHS: dict[str, Callable[[], Clients]] = {
 }
 
 
-async def measure(path: str, rounds: int, repeat: int) -> list[float]:
+async def measure(path: str, rounds: int, repeat: int, varied: bool = False) -> list[float]:
     clients = PATHS[path]()
+    if varied:
+        clients.vary()
     await clients.run(50)  # warm: caches filled, every connection reused
     if not clients.first.startswith(b"HTTP/1.1 200 "):
         raise SystemExit(f"{path}: unexpected answer {clients.first[:80]!r}")
@@ -251,14 +278,14 @@ async def measure(path: str, rounds: int, repeat: int) -> list[float]:
     return results
 
 
-def run(path: str, rounds: int, repeat: int) -> list[float]:
+def run(path: str, rounds: int, repeat: int, varied: bool = False) -> list[float]:
     import uvloop
 
     gc.set_threshold(50_000, 20, 100)  # as the servers set it after start-up
-    return uvloop.run(measure(path, rounds, repeat))
+    return uvloop.run(measure(path, rounds, repeat, varied))
 
 
-def instructions(path: str) -> int:
+def instructions(path: str, varied: bool = False) -> int:
     """Instructions per request: two runs under cachegrind, start-up cancelled out."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
@@ -275,6 +302,7 @@ def instructions(path: str) -> int:
             str(rounds),
             "--repeat",
             "1",
+            *(["--varied"] if varied else []),
         ]
         done = subprocess.run(argv, capture_output=True, text=True, check=True)
         for line in done.stderr.splitlines():
@@ -296,12 +324,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--instructions", action="store_true", help="instructions per request, by cachegrind"
     )
+    parser.add_argument(
+        "--varied",
+        action="store_true",
+        help="every request differs from the one before it (a counter in the query)",
+    )
     args = parser.parse_args(argv)
+    name = args.path + (" (varied)" if args.varied else "")
     if args.instructions:
-        print(f"{args.path}: {instructions(args.path):,} instructions per request")
+        print(f"{name}: {instructions(args.path, args.varied):,} instructions per request")
         return 0
-    results = run(args.path, args.rounds, args.repeat)
-    print(f"{args.path}: {min(results):.2f} us CPU per request (best of {len(results)})")
+    results = run(args.path, args.rounds, args.repeat, args.varied)
+    print(f"{name}: {min(results):.2f} us CPU per request (best of {len(results)})")
     return 0
 
 
