@@ -10,6 +10,7 @@ import ssl
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,6 +93,25 @@ def test_static_and_proxy_to_gunicorn_and_uvicorn(tmp_path: Path) -> None:
         names = [client.get("/whoami").json()["name"] for _ in range(6)]
         assert sorted(set(names)) == ["g", "u"]  # round-robin over both
         assert names[0] != names[1]
+
+
+def test_static_files_are_compressed_on_every_request_that_asks(tmp_path: Path) -> None:
+    # The second request for a file is answered from its ready head: through the
+    # compression filter all the same, so each client gets what its Accept-Encoding asks.
+    site = tmp_path / "site"
+    site.mkdir()
+    text = "a stylesheet that repeats itself { color: red }\n" * 100
+    (site / "app.css").write_text(text)
+    with edge("--static", f"/={site}") as front, httpx.Client(base_url=front.url()) as client:
+        for accept in ["gzip", "identity", "gzip", "gzip", "identity"]:
+            with client.stream("GET", "/app.css", headers={"accept-encoding": accept}) as r:
+                raw = b"".join(r.iter_raw())
+            assert r.status_code == 200 and r.headers["vary"] == "accept-encoding"
+            if accept == "gzip":
+                assert r.headers["content-encoding"] == "gzip"
+                assert zlib.decompress(raw, 16 + zlib.MAX_WBITS) == text.encode()
+            else:
+                assert "content-encoding" not in r.headers and raw == text.encode()
 
 
 def test_one_backend_killed_under_load_loses_no_idempotent_request(tmp_path: Path) -> None:

@@ -133,8 +133,7 @@ class PreparedHead:
         that must see them (``ExchangeProxy``)."""
         if self._fields is not None:
             return self._fields
-        pairs = [line.split(b": ", 1) for line in self.block.split(CRLF)[:-1]]
-        given = [(name, value) for name, value in pairs]
+        given = block_fields(self.block)
         if self.length >= 0:
             given.append((b"content-length", b"%d" % self.length))
         self._fields = given
@@ -163,3 +162,10 @@ class PreparedHead:
         self.length = length
         self.close = close
         self._fields = given
+
+
+def block_fields(block: bytes) -> list[tuple[bytes, bytes]]:
+    """The fields of an encoded block (lines of ``name: value`` and CRLF, as ``encoded``
+    takes and ``Exchange.start_prepared``'s ``more`` lines are) as pairs."""
+    pairs = [line.split(b": ", 1) for line in block.split(CRLF)[:-1]]
+    return [(name, value) for name, value in pairs]

@@ -102,62 +102,64 @@ def test_default_media_types(content_type: bytes, expected: bool) -> None:
 # -- responses -----------------------------------------------------------------------------
 
 
-def respond(exchange: Exchange, prepared: bool) -> None:
-    """The response is chosen by the path: /<kind>[/<content-type>]. ``prepared``: the
-    head goes through ``start_prepared`` (static files' and the proxy's way), not ``start``."""
+#: the line the ``respond`` way adds as ``more`` (as the edge adds its request id)
+MORE = b"x-request-id: 0123abcd\r\n"
+
+
+def respond(exchange: Exchange, way: str) -> None:
+    """The response is chosen by the path: /<kind>[/<content-type>]. ``way``: the head goes
+    through ``start``, ``start_prepared`` (static files' and the proxy's way), or a whole
+    response through ``respond`` with a ``more`` line (their ready answers' way)."""
+
+    def whole(status: int, fields: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+        if way == "respond":
+            exchange.respond(PreparedHead(status, fields), body, MORE)
+            return
+        begin(status, fields)
+        exchange.end(body)
 
     def begin(status: int, fields: list[tuple[bytes, bytes]]) -> None:
-        if prepared:
-            exchange.start_prepared(PreparedHead(status, fields))
-        else:
+        if way == "start":
             exchange.start(status, fields)
+        else:
+            exchange.start_prepared(PreparedHead(status, fields))
 
     path = exchange.request.path.decode()
     kind, _, rest = path.strip("/").partition("/")
     ctype = (rest or "text/plain").encode()
     fields = [(b"content-type", ctype)]
     if kind == "whole":
-        begin(200, fields)
-        exchange.end(TEXT)
+        whole(200, fields, TEXT)
     elif kind == "small":
-        begin(200, fields)
-        exchange.end(b"tiny")
+        whole(200, fields, b"tiny")
     elif kind == "declared":
         begin(200, [*fields, (b"content-length", b"%d" % len(TEXT))])
         exchange.write(TEXT[:1000])
         exchange.end(TEXT[1000:])
     elif kind == "small-declared":
-        begin(200, [*fields, (b"Content-Length", b"4")])
-        exchange.end(b"tiny")
+        whole(200, [*fields, (b"Content-Length", b"4")], b"tiny")
     elif kind == "encoded":
-        begin(200, [*fields, (b"content-encoding", b"gzip")])
-        exchange.end(zlib.compress(TEXT))
+        whole(200, [*fields, (b"content-encoding", b"gzip")], zlib.compress(TEXT))
     elif kind == "partial":
-        begin(206, [*fields, (b"content-range", b"bytes 0-1919/9999")])
-        exchange.end(TEXT)
+        whole(206, [*fields, (b"content-range", b"bytes 0-1919/9999")], TEXT)
     elif kind == "not-modified":
-        begin(304, [(b"etag", b'"v1"')])
-        exchange.end()
+        whole(304, [(b"etag", b'"v1"')])
     elif kind == "no-transform":
-        begin(200, [*fields, (b"cache-control", b"public, no-transform")])
-        exchange.end(TEXT)
+        whole(200, [*fields, (b"cache-control", b"public, no-transform")], TEXT)
     elif kind == "etag":
-        begin(200, [*fields, (b"etag", b'"v1"'), (b"accept-ranges", b"bytes")])
-        exchange.end(TEXT)
+        whole(200, [*fields, (b"etag", b'"v1"'), (b"accept-ranges", b"bytes")], TEXT)
     elif kind == "vary":
-        begin(200, [*fields, (b"vary", b"Cookie")])
-        exchange.end(TEXT)
+        whole(200, [*fields, (b"vary", b"Cookie")], TEXT)
     else:
-        begin(404, fields)
-        exchange.end(b"no such test response")
+        whole(404, fields, b"no such test response")
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["start", "start_prepared"])
+@pytest.fixture(scope="module", params=["start", "start_prepared", "respond"])
 def server(request: pytest.FixtureRequest) -> Iterator[LoopServer]:
-    prepared = request.param
+    way = request.param
 
     def answer(exchange: Exchange) -> None:
-        respond(exchange, prepared)
+        respond(exchange, way)
 
     with serve(CompressionFilter(Scripted(answer))) as server:
         yield server
@@ -266,7 +268,7 @@ def test_etag_weakened_accept_ranges_dropped_vary_merged(server: LoopServer) -> 
 
 def test_without_brotli_gzip_is_used() -> None:
     def answer(exchange: Exchange) -> None:
-        respond(exchange, prepared=False)
+        respond(exchange, "start")
 
     with serve(CompressionFilter(Scripted(answer), codings=("gzip",))) as server:
         response, raw = fetch(server, "/whole", "br, gzip;q=0.5")
@@ -338,3 +340,41 @@ def test_handler_sees_the_status_and_start_state_of_a_deferred_response() -> Non
         response, raw = fetch(server, "/", "gzip")
         assert response.status_code == 201 and gunzip(raw) == TEXT
     assert seen == [(True, 201)]
+
+
+def test_one_prepared_head_answered_again_follows_each_request() -> None:
+    # Handlers answer from the same prepared head again and again (a static file's ready
+    # head, an upstream head the proxy knows): what the filter works out about the head is
+    # kept, what it does with the body is each request's own.
+    heads = {
+        "text": PreparedHead(200, [(b"content-type", b"text/plain")]),
+        "sized": PreparedHead(200, [(b"content-type", b"text/plain"), (b"content-length", b"4")]),
+        "png": PreparedHead(200, [(b"content-type", b"image/png")]),
+        "vary": PreparedHead(
+            200, [(b"content-type", b"text/plain"), (b"vary", b"Accept-Encoding")]
+        ),
+    }
+
+    def answer(exchange: Exchange) -> None:
+        kind = exchange.request.path.decode().strip("/")
+        exchange.respond(heads[kind], b"tiny" if kind == "sized" else TEXT, MORE)
+
+    with serve(CompressionFilter(Scripted(answer))) as server:
+        for accept in ["gzip", "identity", "gzip", None, "gzip"]:
+            response, raw = fetch(server, "/text", accept)
+            assert response.headers["x-request-id"] == "0123abcd"
+            assert response.headers["vary"] == "accept-encoding"
+            coding = "gzip" if accept == "gzip" else None
+            assert response.headers.get("content-encoding") == coding
+            assert decode(coding, raw) == TEXT
+            if coding is None:
+                assert response.headers["content-length"] == str(len(TEXT))
+            response, raw = fetch(server, "/sized", accept)
+            assert raw == b"tiny" and "content-encoding" not in response.headers
+            assert response.headers["vary"] == "accept-encoding"
+            response, raw = fetch(server, "/png", accept)
+            assert raw == TEXT and "content-encoding" not in response.headers
+            assert "vary" not in response.headers
+            response, raw = fetch(server, "/vary", accept)
+            assert response.headers.get_list("vary") == ["Accept-Encoding"]
+            assert decode(coding, raw) == TEXT

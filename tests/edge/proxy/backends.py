@@ -270,13 +270,16 @@ def proxy(
     *,
     loop_kind: str = "asyncio",
     limits: HttpLimits | None = None,
+    wrap: Callable[[Any], Any] | None = None,
     **kw: Any,
 ) -> Iterator[tuple[ThreadedServer, ProxyRoute]]:
-    """A ProxyRoute to ``group`` served on a loopback port in a thread."""
+    """A ProxyRoute to ``group`` served on a loopback port in a thread (``wrap``: a filter
+    put in front of it, given the route)."""
     if kw:
         options = ProxyOptions(**kw)
     route = ProxyRoute(prefix, group, options)
-    with serving(route, limits, _loop_factory(loop_kind)) as server:
+    handler = route if wrap is None else wrap(route)
+    with serving(handler, limits, _loop_factory(loop_kind)) as server:
         try:
             yield server, route
         finally:

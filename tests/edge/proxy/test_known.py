@@ -238,3 +238,43 @@ def test_the_edge_timing_leaves_out_the_wait_for_the_upstream() -> None:
         assert answer.content == b"late"
         match = re.fullmatch(r"edge;dur=(\d+\.\d{3})", answer.headers["server-timing"])
         assert match is not None and float(match.group(1)) < 250.0, match
+
+
+#: a compressible body of one length every time, so every response has the same head
+TEXT = b"the same compressible words, over and over again. " * 20
+
+same_text = answering(lambda count, _: response(TEXT, extra=b"x-case: compressed-direct\r\n"))
+
+
+def test_known_heads_through_compression_are_compressed_for_each_client_that_asks() -> None:
+    # The direct path answers from the route's prepared head for a known upstream head; the
+    # compression filter in front must still see every answer (a prepared head is no way
+    # around it), whatever the previous request on the connection asked for.
+    import zlib
+
+    from frontdesk.edge.filters import CompressionFilter
+
+    accepts = ["gzip", "identity", "gzip", "deflate", "gzip", "identity"]
+    with (
+        raw_backend(same_text) as backend,
+        proxy(UpstreamGroup([backend.url]), wrap=CompressionFilter) as (server, route),
+        httpx.Client(timeout=10) as http,
+    ):
+        answers = []
+        for accept in accepts:
+            headers = {"accept-encoding": accept}
+            with http.stream("GET", server.url + "/", headers=headers) as answer:
+                raw = b"".join(answer.iter_raw())
+            answers.append((answer, raw))
+    assert route.stats.direct >= len(accepts) - 1  # all but the first from a known head
+    for accept, (answer, raw) in zip(accepts, answers, strict=True):
+        assert answer.status_code == 200
+        assert answer.headers["vary"] == "accept-encoding"
+        assert answer.headers["x-case"] == "compressed-direct"
+        assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["x-request-id"])
+        if accept == "gzip":
+            assert answer.headers["content-encoding"] == "gzip"
+            assert zlib.decompress(raw, 16 + zlib.MAX_WBITS) == TEXT
+        else:
+            assert "content-encoding" not in answer.headers
+            assert raw == TEXT and answer.headers["content-length"] == str(len(TEXT))

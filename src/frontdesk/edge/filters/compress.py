@@ -69,6 +69,7 @@ class CompressionFilter:
         self.gzip_level = gzip_level
         self.brotli_quality = brotli_quality
         self._codings_for: dict[bytes, str] = {}
+        self._identity_heads: dict[PreparedHead, tuple[bool, PreparedHead]] = {}
 
     def handle(self, exchange: Exchange) -> None:
         request = exchange.request
@@ -97,10 +98,53 @@ class CompressionFilter:
     def encoder(self, coding: str) -> Encoder:
         return make_encoder(coding, self.gzip_level, self.brotli_quality)
 
+    def identity_head(self, head: PreparedHead) -> tuple[bool, PreparedHead]:
+        """Whether responses with ``head`` may be compressed, and the head they go out with
+        when they are not: ``head`` itself, or with Vary joined to its block (a line known to
+        be well formed, rather than an extra field the core would check and encode each
+        time). Remembered per head: a handler answers from the same few prepared heads."""
+        known = self._identity_heads.get(head)
+        if known is None:
+            eligible, varies = _inspect(head.status, head.fields, self.types)
+            identity = head
+            if eligible and not varies:
+                block = head.block + _VARY_LINE
+                identity = PreparedHead.encoded(
+                    head.status, block, head.length, [*head.fields, _VARY]
+                )
+            known = remember(self._identity_heads, head, (eligible, identity), 256)
+        return known
+
 
 def _lists(value: bytes, token: bytes) -> bool:
     """Whether a list-valued field's ``value`` holds ``token`` (or ``*``)."""
     return any(item.strip() in (token, b"*") for item in value.lower().split(b","))
+
+
+def _inspect(
+    status: int, fields: Sequence[tuple[bytes, bytes]], types: MediaTypes
+) -> tuple[bool, bool]:
+    """In one pass: whether a response may be compressed, and whether its Vary already
+    names Accept-Encoding."""
+    if status < 200 or status in _UNCOMPRESSIBLE_STATUSES:
+        return False, False
+    content_type: bytes | None = None
+    varies = False
+    no_transform = False
+    for name, value in fields:
+        key = name.lower()
+        if key == b"content-type":
+            if content_type is None:
+                content_type = value
+        elif key == b"content-encoding":
+            return False, False
+        elif key == b"cache-control":
+            no_transform = no_transform or _lists(value, b"no-transform")
+        elif key == b"vary":
+            varies = varies or _lists(value, b"accept-encoding")
+    if no_transform or content_type is None:
+        return False, varies
+    return types.matches(content_type), varies
 
 
 class CompressingExchange(ExchangeProxy):
@@ -155,7 +199,7 @@ class CompressingExchange(ExchangeProxy):
         if self.started:
             raise LocalProtocolError("response already started")
         fields = [(bytes(name), bytes(value)) for name, value in headers]
-        eligible, varies = self._inspect(status, fields)
+        eligible, varies = _inspect(status, fields, self._config.types)
         if not eligible:
             self.inner.start(status, fields, trailers=trailers)
             return
@@ -176,50 +220,36 @@ class CompressingExchange(ExchangeProxy):
         self._begin(status, fields, trailers)
 
     def start_prepared(
-        self, head: PreparedHead, extra: Fields | None = None, *, trailers: bool = False
+        self,
+        head: PreparedHead,
+        extra: Fields | None = None,
+        *,
+        trailers: bool = False,
+        more: bytes = b"",
     ) -> None:
         # A response left as it is (not compressible, no coding accepted, or too small by
         # its declared length) starts from the prepared head itself, with Vary added where
         # due: its fields are not checked and encoded a second time.
-        status, fields = head.status, head.fields
         if self._mode == _DEFER or self.inner.started or extra or head.close:  # (``started``)
-            self.start(status, [*fields, *(extra or ())], trailers=trailers)
+            ExchangeProxy.start_prepared(self, head, extra, trailers=trailers, more=more)
             return
-        eligible, varies = self._inspect(status, fields)
+        eligible, identity = self._config.identity_head(head)
         if eligible and self._coding is not None and not 0 <= head.length < self._config.min_size:
-            self.start(status, fields, trailers=trailers)  # to compress
-        elif not eligible or varies:
-            self.inner.start_prepared(head, trailers=trailers)
+            ExchangeProxy.start_prepared(self, head, trailers=trailers, more=more)  # to compress
         else:
-            # Vary joins the head's own block (a line known to be well formed), rather than
-            # going as an extra field the core would check and encode for every response.
-            varied = PreparedHead.encoded(
-                status, head.block + _VARY_LINE, head.length, [*fields, _VARY]
-            )
-            self.inner.start_prepared(varied, trailers=trailers)
+            self.inner.start_prepared(identity, trailers=trailers, more=more)
 
-    def _inspect(self, status: int, fields: Sequence[tuple[bytes, bytes]]) -> tuple[bool, bool]:
-        """In one pass: whether the response may be compressed, and whether its Vary
-        already names Accept-Encoding."""
-        if status < 200 or status in _UNCOMPRESSIBLE_STATUSES:
-            return False, False
-        content_type: bytes | None = None
-        varies = False
-        no_transform = False
-        for name, value in fields:
-            key = name.lower()
-            if key == b"content-type":
-                if content_type is None:
-                    content_type = value
-            elif key == b"content-encoding":
-                return False, False
-            elif key == b"cache-control":
-                no_transform = no_transform or _lists(value, b"no-transform")
-            elif key == b"vary":
-                varies = varies or _lists(value, b"accept-encoding")
-        if no_transform or content_type is None:
-            return False, varies
-        return self._config.types.matches(content_type), varies
+    def respond(self, head: PreparedHead, body: bytes, more: bytes = b"") -> None:
+        # A whole body: left as it is (as ``start_prepared`` and ``end`` would leave it), it
+        # goes to the inner exchange's ``respond`` in one call. ``more``'s lines are the
+        # edge's own (id, timing, trace): none of them bears on compression.
+        if self._mode == _PASS and not self.inner.started and not head.close:
+            eligible, identity = self._config.identity_head(head)
+            size = head.length if head.length >= 0 else len(body)
+            if not (eligible and self._coding is not None and size >= self._config.min_size):
+                self.inner.respond(identity, body, more)
+                return
+        ExchangeProxy.respond(self, head, body, more)
 
     @staticmethod
     def _content_length(fields: Fields) -> int | None:

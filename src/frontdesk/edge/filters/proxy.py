@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from frontdesk.http.prepared import block_fields
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -98,10 +100,24 @@ class ExchangeProxy:
         self.inner.start(status, headers, trailers=trailers)
 
     def start_prepared(
-        self, head: PreparedHead, extra: Fields | None = None, *, trailers: bool = False
+        self,
+        head: PreparedHead,
+        extra: Fields | None = None,
+        *,
+        trailers: bool = False,
+        more: bytes = b"",
     ) -> None:
         # A filter rewrites heads in ``start``: a prepared head reaches it as its fields.
-        self.start(head.status, [*head.fields, *(extra or ())], trailers=trailers)
+        fields = [*head.fields, *(extra or ())]
+        if more:
+            fields += block_fields(more)
+        self.start(head.status, fields, trailers=trailers)
+
+    def respond(self, head: PreparedHead, body: bytes, more: bytes = b"") -> None:
+        # The two calls, each through this proxy: the inner exchange's own ``respond``
+        # would send the response past the filter.
+        self.start_prepared(head, more=more)
+        self.end(body)
 
     def write(self, data: bytes) -> None:
         self.inner.write(data)

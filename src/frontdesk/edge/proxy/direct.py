@@ -226,14 +226,10 @@ def answer(route: ProxyRoute) -> None:
     for job, head, body, trailers, more in answers:
         exchange = job.exchange
         try:
-            if trailers is None and type(exchange) is Exchange:
+            if trailers is None:
                 exchange.respond(head, body, more)
             else:
-                # (``more`` only comes with a plain exchange: a filter's reads pairs)
-                if more:
-                    exchange.start_prepared(head, trailers=trailers is not None, more=more)
-                else:
-                    exchange.start_prepared(head, trailers=trailers is not None)
+                exchange.start_prepared(head, trailers=True, more=more)
                 exchange.end(body, trailers)
         except (ClientDisconnected, ProtocolError):
             if exchange.started and not exchange.finished:

@@ -60,7 +60,7 @@ class RelayPlan(NamedTuple):
     #: the upstream sent its own X-Request-ID
     request_id: bool
     #: the kept fields as a head, when nothing of them changes per request (no
-    #: Server-Timing to extend, no pairs): answered with ``relay_more``'s lines after it
+    #: Server-Timing to extend): answered with ``relay_more``'s lines after it
     prepared: PreparedHead | None
 
 
@@ -143,8 +143,11 @@ def relay_plan(
     else:
         before, after = b"".join(parts), b""
     prepared = None
-    if timing_value is None and kept is None:
-        prepared = PreparedHead.encoded(status, before, length)
+    if timing_value is None:
+        fields = None
+        if kept is not None:
+            fields = [*kept, (b"content-length", b"%d" % length)] if length >= 0 else kept
+        prepared = PreparedHead.encoded(status, before, length, fields)
     return _new_tuple(
         RelayPlan,
         (
