@@ -91,9 +91,9 @@ class RecordingTransport:
         pass
 
 
-# How many different requests ``--varied`` cycles through (a prime: each connection's next
-# request differs from its last).
-VARIANTS = 1021
+# How many different requests ``--varied`` cycles through: more than any memo keeps, and a
+# prime, so each connection's next request differs from its last.
+VARIANTS = 4099
 
 
 def variants(request: bytes, count: int = VARIANTS) -> list[bytes]:

@@ -34,9 +34,9 @@ def upstream_head(
     **kw: object,
 ) -> bytes:
     """The whole head, as ``ProxyRoute.request_head`` joins it from ``head_parts``."""
-    before, after = head_parts(method, target, headers, host, forwarding, **kw)  # type: ignore[arg-type]
+    verb, before, after = head_parts(method, headers, host, forwarding, **kw)  # type: ignore[arg-type]
     start = forwarding.request_start or request_start(time.time())
-    return b"".join((before, forwarding.request_id, START_LINE, start, after))
+    return b"".join((verb, target, before, forwarding.request_id, START_LINE, start, after))
 
 
 def _fresh(method: str, target: bytes, headers: list[tuple[bytes, bytes]], **kw: object) -> bytes:
@@ -98,6 +98,11 @@ class _Exchange:
 
 _REQUESTS = [
     b"GET /x?y HTTP/1.1\r\nHost: a\r\n\r\n",
+    # the same fields for other targets and methods: kept under one key, each its own line
+    b"GET /x/other/path HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /x?z=1 HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"HEAD /x?y HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n",
     b"GET /x?y HTTP/1.1\r\nHost: b\r\nAccept: */*\r\n\r\n",
     b"GET /x?y HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, x-hop\r\nX-Hop: 1\r\n\r\n",
     b"GET /x?y HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\nX-Request-ID: abc\r\n\r\n",

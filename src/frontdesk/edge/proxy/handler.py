@@ -118,7 +118,7 @@ class ProxyRoute:
         #: and whether the fields go on as pairs
         self.relay_plans: dict[tuple[int, bool], tuple[ResponseHead, RelayPlan | None]] = {}
         #: the request heads sent upstream, but for their id and start (``request_head``)
-        self.heads: dict[tuple[object, ...], tuple[bytes, bytes]] = {}
+        self.heads: dict[tuple[object, ...], tuple[bytes, bytes, bytes]] = {}
 
     def matches(self, path: bytes) -> bool:
         """``/api`` matches ``/api`` and ``/api/...``, never ``/apis``."""
@@ -478,12 +478,12 @@ class ProxyRoute:
     def request_head(self, job: Job, server: Upstream) -> bytes:
         """The request head as sent to ``server``, framed for the body the proxy sends.
 
-        A client sends the same request again and again (a poller, a load balancer's probe,
-        the same page's assets): the head but for the two fields that change every time (the
-        request id and start) is kept for requests alike in what the key holds. The rest of
-        what the head depends on follows from those under the route's fixed options: whether
-        the peer is trusted (so which of its forwarding and journey fields are kept), the
-        client's Host and TE, the body's framing.
+        A client sends requests alike but for their targets again and again (a poller, a load
+        balancer's probe, a page's assets): the head but for the target and the two fields
+        that change every time (the request id and start) is kept for requests alike in what
+        the key holds. The rest of what the head depends on follows from those under the
+        route's fixed options: whether the peer is trusted (so which of its forwarding and
+        journey fields are kept), the client's Host and TE, the body's framing.
         """
         request = job.exchange.request
         body = job.body
@@ -500,7 +500,6 @@ class ProxyRoute:
         headers = request.headers
         key = (
             request.method,
-            job.target,
             tuple(headers),
             host,
             forwarding.peer,
@@ -512,7 +511,6 @@ class ProxyRoute:
         if parts is None:
             parts = head_parts(
                 request.method,
-                job.target,
                 headers,
                 host,
                 forwarding,
@@ -526,7 +524,9 @@ class ProxyRoute:
                 remember(self.heads, key, parts, HEADS_MAX)
         start = forwarding.request_start or request_start(time.time())
         # (a join of the pieces costs less than formatting them)
-        return b"".join((parts[0], forwarding.request_id, START_LINE, start, parts[1]))
+        return b"".join(
+            (parts[0], job.target, parts[1], forwarding.request_id, START_LINE, start, parts[2])
+        )
 
     async def _send_streamed(self, job: Job, conn: UpstreamConnection, chunked: bool) -> None:
         exchange = job.exchange

@@ -257,7 +257,6 @@ def _forwarding_fields(
 
 def head_parts(
     method: str,
-    target: bytes,
     headers: list[tuple[bytes, bytes]],
     host: bytes,
     forwarding: Forwarding,
@@ -267,11 +266,13 @@ def head_parts(
     te_trailers: bool = False,
     length: int | None = None,
     chunked: bool = False,
-) -> tuple[bytes, bytes]:
+) -> tuple[bytes, bytes, bytes]:
     """The request head sent upstream (``upstream_fields`` and the body's framing field) but
-    for the values of the two fields that change with every request: the bytes before the
-    request id's value and those after the request start's value. The head is these, the id,
-    ``START_LINE`` and the start, in that order (``ProxyRoute.request_head``).
+    for the target and the values of the two fields that change with every request: the
+    method and space before the target; the bytes from the end of the target to the request
+    id's value; those after the request start's value. The head is the first, the target,
+    the second, the id, ``START_LINE``, the start and the third, in that order
+    (``ProxyRoute.request_head``).
 
     The values come from the parsed request (the parser refused CR, LF and NUL in them) and
     from this module, so the lines are joined without checking them again."""
@@ -285,7 +286,7 @@ def head_parts(
     )
     # The request id and start are the first fields after the forwarding ones.
     at = next(n for n, (name, _) in enumerate(fields) if name == b"x-request-id")
-    lines = [b"%b %b HTTP/1.1\r\n" % (method.encode("ascii"), target)]
+    lines = [b" HTTP/1.1\r\n"]
     lines += [name + b": " + value + b"\r\n" for name, value in fields[:at]]
     lines.append(b"x-request-id: ")
     tail = [name + b": " + value + b"\r\n" for name, value in fields[at + 2 :]]
@@ -295,7 +296,7 @@ def head_parts(
         tail.append(b"content-length: %d\r\n\r\n" % length)
     else:
         tail.append(b"\r\n")
-    return b"".join(lines), b"\r\n" + b"".join(tail)
+    return method.encode("ascii") + b" ", b"".join(lines), b"\r\n" + b"".join(tail)
 
 
 #: what comes between the request id and start values
