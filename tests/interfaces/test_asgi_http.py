@@ -228,3 +228,28 @@ def test_declared_content_length_sent_exactly_once(loop_factory: Any) -> None:
         )
     assert raw.lower().count(b"content-length") == 2  # once per response
     assert raw.count(b"hello") == 2
+
+
+def test_an_app_changing_its_scope_headers_changes_no_other_request(loop_factory: Any) -> None:
+    # Middleware may add to scope["headers"] (Starlette's MutableHeaders(scope=scope) does
+    # it in place). The same request sent again on a keep-alive connection must still reach
+    # the app with the client's fields only.
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(list(scope["headers"]))
+        scope["headers"].append((b"x-added-by-middleware", b"1"))
+        scope["headers"][0] = (b"host", b"rewritten")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with (
+        serving(ASGIHandler(app), loop_factory=loop_factory) as srv,
+        httpx.Client(base_url=srv.url) as client,
+    ):
+        for _ in range(4):
+            assert client.get("/same", headers={"x-case": "mutating"}).text == "ok"
+    assert len(seen) == 4
+    assert all(headers == seen[0] for headers in seen)
+    assert (b"x-added-by-middleware", b"1") not in seen[0]
+    assert seen[0][0][0] == b"host" and seen[0][0][1] != b"rewritten"

@@ -106,7 +106,9 @@ class ASGIHandler:
             "raw_path": raw_path,
             "query_string": request.query,
             "root_path": root_path,
-            "headers": request.headers,
+            # The app's own list: apps and middleware may change the scope they are given,
+            # and the request's list is read-only (a request sent again is the same object).
+            "headers": request.headers.copy(),
             "client": client,
             "server": server,
             "state": self.state.copy(),
