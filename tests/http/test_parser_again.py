@@ -197,3 +197,37 @@ def test_after_a_refused_upgrade_the_next_request_is_parsed_afresh() -> None:
     parser.reset()
     feed_all(parser, [GET])
     assert [done["path"] for done in sink.done] == ["/poll", "/poll", "/ws", "/poll"]
+
+
+def test_a_read_ending_inside_the_next_head_is_not_kept() -> None:
+    # One request whole and the start of the next: the same bytes again continue that next
+    # head (here into an invalid version), they are not the first request again.
+    sink = Sink()
+    parser = RequestParser(CORPUS_LIMITS, sink)
+    read = GET + b"GET /x HT"
+    parser.feed(read)
+    with pytest.raises(RemoteProtocolError):
+        parser.feed(bytes(read))
+    assert len(sink.done) == 1
+
+
+def test_an_empty_read_is_no_request() -> None:
+    sink = Sink()
+    parser = RequestParser(CORPUS_LIMITS, sink)
+    feed_all(parser, [GET, b"", b"", GET, b""])
+    assert len(sink.done) == 2
+
+
+def test_each_new_request_is_the_one_kept_next() -> None:
+    # The request recognised is the connection's last one, whichever came before it.
+    sink = Sink()
+    parser = RequestParser(CORPUS_LIMITS, sink)
+    other = b"GET /other HTTP/1.1\r\nHost: example.test\r\n\r\n"
+    feed_all(parser, [GET, GET, other, other, GET, GET])
+    first, again, second, second_again, third, third_again = sink.started
+    assert again is first  # the same bytes again: the same read-only request
+    assert second is not first and second_again is second
+    assert third is not first and third_again is third
+    assert [request.path for request in sink.started] == [b"/poll"] * 2 + [b"/other"] * 2 + [
+        b"/poll"
+    ] * 2

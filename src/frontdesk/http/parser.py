@@ -49,6 +49,8 @@ _OVERFLOWS = frozenset({"Content-Length overflow", "Chunk size overflow"})
 
 # The longest read kept to be recognised when a connection sends it again (``_again``).
 AGAIN_MAX = 2048
+# ``RequestParser._learned`` when a read held more than one message, or one not to keep
+_MANY = object()
 
 
 def _new_llhttp(protocol: object) -> httptools.HttpRequestParser:
@@ -93,7 +95,6 @@ class RequestParser:
     __slots__ = (
         "_again",
         "_again_request",
-        "_begun",
         "_body_seen",
         "_head_bytes",
         "_headers",
@@ -128,8 +129,9 @@ class RequestParser:
         self._sink = sink
         self._parser = _new_llhttp(self)
         self._priming = False
-        self._begun = 0
-        self._learned: Request | None = None
+        # In ``feed``: the request that ended the read, if it was its only message and one
+        # to recognise when sent again; ``_MANY`` if not.
+        self._learned: object = None
         # The last read when it was one whole request without a body, and what it parsed to
         # (``_learn``); while it is set, llhttp is between messages.
         self._again: bytes | None = None
@@ -164,10 +166,12 @@ class RequestParser:
 
         Raises RemoteProtocolError, or UpgradeRequested after an upgrade request.
         """
-        if data == self._again:
-            self._replay()
-            return
-        self._again = None
+        again = self._again
+        if again is not None:
+            if data == again:
+                self._replay()
+                return
+            self._again = None  # llhttp will be fed: no longer between messages
         # Nearly always the bytes fit in what a head may still grow by (or are body bytes):
         # one piece, fed whole. Otherwise ``_feed_pieces`` cuts them to size.
         fresh = False
@@ -178,7 +182,7 @@ class RequestParser:
                 return
             fresh = self._head_bytes == 0 and self._in_head
             self._head_bytes += size
-        begun = self._begun
+        self._learned = None
         try:
             self._parser.feed_data(data)
         except _LLHTTP_STOPS as exc:
@@ -186,21 +190,19 @@ class RequestParser:
             return
         if self._in_head and self._head_bytes > self._max_head:
             raise self._head_too_large()
-        if fresh and self._learned is not None and self._begun == begun + 1:
-            self._learn(data, self._learned)
-
-    def _learn(self, data: bytes, request: Request) -> None:
-        """``data`` was exactly one request, without a body, that leaves the connection open.
-
-        Clients send the same request again and again on one connection (pollers, probes,
-        load generators): when the next read is the same bytes, it parses to the same request,
-        so ``_replay`` hands on the same (read-only) ``Request`` without llhttp. It was judged
-        whole (limits, Host, target, version) by the rules of this parser's limits, and llhttp
-        is back between messages, where it would be after parsing those bytes again.
-        """
-        if len(data) <= AGAIN_MAX:
-            self._again = data
-            self._again_request = request
+        if fresh and size <= AGAIN_MAX:
+            # The read began between messages: if it held one whole request without a body
+            # that leaves the connection open, and nothing more (``on_message_complete``
+            # and ``on_message_begin`` say in ``_learned``), the same bytes again are the
+            # same request. Clients send the same request again and again on one connection
+            # (pollers, probes, load generators): ``_replay`` hands on the same (read-only)
+            # ``Request`` without llhttp. It was judged whole (limits, Host, target,
+            # version) by this parser's rules, and llhttp is back between messages, where it
+            # would be after parsing those bytes again.
+            learned = self._learned
+            if isinstance(learned, Request):
+                self._again = data
+                self._again_request = learned
 
     def _replay(self) -> None:
         """The events llhttp would give for the bytes of ``_again``, without it."""
@@ -298,8 +300,8 @@ class RequestParser:
         self._in_trailers = False
         self._body_seen = 0
         self._head_bytes = 1  # the head has begun, whatever the slicing in feed()
-        self._begun += 1
-        self._learned = None
+        if self._learned is not None:
+            self._learned = _MANY  # a message ended before this one in the same read
 
     def on_url(self, piece: bytes) -> None:
         if self._priming:
@@ -505,11 +507,15 @@ class RequestParser:
             trailers = request.trailers
             if trailers:
                 self._check_fields(trailers, len(request.headers) + len(trailers))
-            elif (
-                request.keep_alive
+            if (
+                self._learned is None
+                and request.keep_alive
                 and request.upgrade is None
                 and not request.chunked
                 and not request.content_length
+                and not trailers
             ):
-                self._learned = request  # (``feed`` judges whether it was the whole read)
+                self._learned = request  # the first message of the read: see ``feed``
+            else:
+                self._learned = _MANY
             self._sink.on_request_complete(request)
