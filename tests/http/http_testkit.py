@@ -523,9 +523,15 @@ def describe(request: Request, body: bytes) -> dict[str, Any]:
 
 
 def parse(pieces: list[bytes], limits: HttpLimits = CORPUS_LIMITS) -> Sink:
-    """Feed pieces; an upgrade request is declined the way the connection declines it."""
+    """Feed pieces to a new parser; what it reported."""
     sink = Sink()
-    parser = RequestParser(limits, sink)
+    feed_pieces(RequestParser(limits, sink), pieces)
+    return sink
+
+
+def feed_pieces(parser: RequestParser, pieces: list[bytes]) -> None:
+    """Feed pieces, one read each; an upgrade request is declined the way the connection
+    declines it."""
     pending = list(pieces)
     while pending:
         piece = pending.pop(0)
@@ -534,7 +540,6 @@ def parse(pieces: list[bytes], limits: HttpLimits = CORPUS_LIMITS) -> Sink:
         except UpgradeRequested as upgrade:
             parser.reset()
             pending.insert(0, piece[upgrade.offset :])
-    return sink
 
 
 # -- the corpus --------------------------------------------------------------------------

@@ -14,26 +14,12 @@ import pytest
 from frontdesk.errors import RemoteProtocolError
 from frontdesk.http.limits import HttpLimits
 from frontdesk.http.parser import AGAIN_MAX, RequestParser, UpgradeRequested
-from tests.http.http_testkit import CORPUS_LIMITS, CorpusCase, Sink, load_corpus
+from tests.http.http_testkit import CORPUS_LIMITS, CorpusCase, Sink, feed_pieces, load_corpus
 
 VALID = load_corpus("valid")
 INVALID = load_corpus("invalid")
 
 GET = b"GET /poll?x=1 HTTP/1.1\r\nHost: example.test\r\nAccept: */*\r\n\r\n"
-
-
-def feed_all(parser: RequestParser, pieces: list[bytes]) -> None:
-    """Feed each piece as a new object, as every read is; an upgrade request is declined the
-    way the connection declines it."""
-    pending = [bytes(piece) for piece in pieces]
-    while pending:
-        piece = pending.pop(0)
-        try:
-            parser.feed(piece)
-        except UpgradeRequested as upgrade:
-            parser.reset()
-            if upgrade.offset < len(piece):
-                pending.insert(0, piece[upgrade.offset :])
 
 
 @pytest.mark.parametrize("case", VALID, ids=lambda c: c.id)
@@ -43,7 +29,7 @@ def test_valid_case_three_times_over(case: CorpusCase) -> None:
         pytest.skip("a closing request has no next request")
     sink = Sink()
     parser = RequestParser(CORPUS_LIMITS, sink)
-    feed_all(parser, [case.data] * 3)
+    feed_pieces(parser, [case.data] * 3)
     assert sink.done == [case.expect["request"]] * 3
 
 
@@ -54,7 +40,7 @@ def test_invalid_case_after_a_request_kept(case: CorpusCase) -> None:
         pytest.skip("cut short, not malformed")
     sink = Sink()
     parser = RequestParser(CORPUS_LIMITS, sink)
-    feed_all(parser, [GET, GET])
+    feed_pieces(parser, [GET, GET])
     with pytest.raises(RemoteProtocolError) as caught:
         parser.feed(case.data)
     assert caught.value.status == case.expect["status"], (case.id, str(caught.value))
@@ -64,7 +50,7 @@ def test_invalid_case_after_a_request_kept(case: CorpusCase) -> None:
 def test_same_request_many_times_one_by_one() -> None:
     sink = Sink()
     parser = RequestParser(CORPUS_LIMITS, sink)
-    feed_all(parser, [GET] * 50)
+    feed_pieces(parser, [GET] * 50)
     assert len(sink.done) == 50
     assert all(done == sink.done[0] for done in sink.done)
     assert sink.done[0]["target"] == "/poll?x=1" and sink.done[0]["query"] == "x=1"
@@ -76,7 +62,7 @@ def test_same_bytes_inside_a_head_are_part_of_that_head() -> None:
     # field line), they are not a request of their own.
     sink = Sink()
     parser = RequestParser(CORPUS_LIMITS, sink)
-    feed_all(parser, [GET, b"GET / HTTP/1.1\r\nX-A: "])
+    feed_pieces(parser, [GET, b"GET / HTTP/1.1\r\nX-A: "])
     parser.feed(bytes(GET))  # the value is "GET /poll?x=1 HTTP/1.1", then Host, Accept, end
     assert len(sink.done) == 2
     second = sink.started[1]
@@ -91,12 +77,12 @@ def test_same_bytes_inside_a_head_are_part_of_that_head() -> None:
 def test_same_bytes_inside_a_body_are_body() -> None:
     sink = Sink()
     parser = RequestParser(CORPUS_LIMITS, sink)
-    feed_all(parser, [GET])
+    feed_pieces(parser, [GET])
     post = b"POST /up HTTP/1.1\r\nHost: example.test\r\nContent-Length: %d\r\n\r\n" % len(GET)
-    feed_all(parser, [post, GET])  # the body is exactly the bytes of the kept request
+    feed_pieces(parser, [post, GET])  # the body is exactly the bytes of the kept request
     assert [done["method"] for done in sink.done] == ["GET", "POST"]
     assert sink.done[1]["body"] == GET.decode("latin-1")
-    feed_all(parser, [GET])  # and then it is a request again, parsed afresh
+    feed_pieces(parser, [GET])  # and then it is a request again, parsed afresh
     assert [done["method"] for done in sink.done] == ["GET", "POST", "GET"]
 
 
@@ -104,12 +90,12 @@ def test_requests_with_a_body_are_parsed_every_time() -> None:
     sink = Sink()
     parser = RequestParser(CORPUS_LIMITS, sink)
     post = b"POST /up HTTP/1.1\r\nHost: example.test\r\nContent-Length: 5\r\n\r\nhello"
-    feed_all(parser, [post] * 3)
+    feed_pieces(parser, [post] * 3)
     assert [done["body"] for done in sink.done] == ["hello"] * 3
     chunked = (
         b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
     )
-    feed_all(parser, [chunked] * 3)
+    feed_pieces(parser, [chunked] * 3)
     assert [done["body"] for done in sink.done[3:]] == ["abc"] * 3
 
 
@@ -117,7 +103,7 @@ def test_two_requests_in_one_read_are_both_parsed_again() -> None:
     sink = Sink()
     parser = RequestParser(CORPUS_LIMITS, sink)
     other = b"GET /other HTTP/1.1\r\nHost: example.test\r\n\r\n"
-    feed_all(parser, [GET + other] * 3)
+    feed_pieces(parser, [GET + other] * 3)
     assert [done["path"] for done in sink.done] == ["/poll", "/other"] * 3
 
 
@@ -154,7 +140,7 @@ def test_http10_without_keep_alive_is_not_kept() -> None:
         parser.feed(bytes(plain))
     keep = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
     parser = RequestParser(CORPUS_LIMITS, sink := Sink())
-    feed_all(parser, [keep] * 3)
+    feed_pieces(parser, [keep] * 3)
     assert [done["version"] for done in sink.done] == ["1.0"] * 3
     assert all(request.keep_alive for request in sink.started)
 
@@ -174,7 +160,7 @@ def test_expect_continue_is_parsed_every_time() -> None:
     sink = Sink()
     parser = RequestParser(CORPUS_LIMITS, sink)
     expect = b"GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n"
-    feed_all(parser, [expect] * 2)
+    feed_pieces(parser, [expect] * 2)
     assert [request.expect_continue for request in sink.started] == [True, True]
 
 
@@ -182,7 +168,7 @@ def test_long_reads_are_not_kept_but_still_parse() -> None:
     sink = Sink()
     parser = RequestParser(HttpLimits(), sink)
     big = b"GET / HTTP/1.1\r\nHost: h\r\nX-Pad: " + b"a" * AGAIN_MAX + b"\r\n\r\n"
-    feed_all(parser, [big] * 2)
+    feed_pieces(parser, [big] * 2)
     assert len(sink.done) == 2
     assert sink.started[0] is not sink.started[1]
 
@@ -190,12 +176,12 @@ def test_long_reads_are_not_kept_but_still_parse() -> None:
 def test_after_a_refused_upgrade_the_next_request_is_parsed_afresh() -> None:
     sink = Sink()
     parser = RequestParser(CORPUS_LIMITS, sink)
-    feed_all(parser, [GET, GET])
+    feed_pieces(parser, [GET, GET])
     upgrade = b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n"
     with pytest.raises(UpgradeRequested):
         parser.feed(upgrade)
     parser.reset()
-    feed_all(parser, [GET])
+    feed_pieces(parser, [GET])
     assert [done["path"] for done in sink.done] == ["/poll", "/poll", "/ws", "/poll"]
 
 
@@ -214,7 +200,7 @@ def test_a_read_ending_inside_the_next_head_is_not_kept() -> None:
 def test_an_empty_read_is_no_request() -> None:
     sink = Sink()
     parser = RequestParser(CORPUS_LIMITS, sink)
-    feed_all(parser, [GET, b"", b"", GET, b""])
+    feed_pieces(parser, [GET, b"", b"", GET, b""])
     assert len(sink.done) == 2
 
 
@@ -223,7 +209,7 @@ def test_each_new_request_is_the_one_kept_next() -> None:
     sink = Sink()
     parser = RequestParser(CORPUS_LIMITS, sink)
     other = b"GET /other HTTP/1.1\r\nHost: example.test\r\n\r\n"
-    feed_all(parser, [GET, GET, other, other, GET, GET])
+    feed_pieces(parser, [GET, GET, other, other, GET, GET])
     first, again, second, second_again, third, third_again = sink.started
     assert again is first  # the same bytes again: the same read-only request
     assert second is not first and second_again is second
