@@ -21,12 +21,12 @@ from asyncio.events import _get_running_loop, _set_running_loop
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from frontdesk.errors import ClientDisconnected, ProtocolError
-from frontdesk.http.exchange import Exchange
 from frontdesk.interfaces.wsgi.cycle import fail_exchange, open_response, respond
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
 
+    from frontdesk.http.exchange import Exchange
     from frontdesk.interfaces.wsgi.environ import EnvironBuilder
     from frontdesk.interfaces.wsgi.types import Environ, Head, Wait, WSGIApp
 
@@ -83,11 +83,8 @@ class ExchangeSink:
         _set_running_loop(self.loop)
         if head is None:
             exchange.end(data)
-        elif type(exchange) is Exchange:
-            exchange.respond(head, data)
         else:
-            exchange.start_prepared(head)
-            exchange.end(data)
+            exchange.respond(head, data)
 
     def fail(self) -> None:
         _with_loop(self.loop, fail_exchange, self.exchange)
